@@ -1,0 +1,125 @@
+"""The store interface. Everything outside ``storage/`` talks to a store only through this.
+
+A distributed engine will later be plugged in behind the same interface; the
+contract test suite (tests/test_store_contract.py) runs against every backend.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..records import EmbeddingSpace, Match, NamespaceInfo, Record
+
+Filters = dict[str, Any]
+"""Metadata filters: ``{"year": {"gte": 1900}, "author": {"in": ["A", "B"]}}``.
+
+A bare value means ``eq``: ``{"type": "image"}``. Operators: eq, neq, lt, lte, gt,
+gte, between, contains, in, exists. All conditions must hold (AND).
+"""
+
+
+class VectorStore(ABC):
+    """A persistent set of namespaces, each holding vectors of one embedding space."""
+
+    # -- namespaces ---------------------------------------------------------
+
+    @abstractmethod
+    def ensure_namespace(self, name: str, space: EmbeddingSpace) -> NamespaceInfo:
+        """Create ``name`` for ``space``, or return it when it already has that space.
+
+        Raises SpaceMismatchError when it exists with another space.
+        """
+
+    @abstractmethod
+    def get_namespace(self, name: str) -> NamespaceInfo:
+        """Raises NamespaceNotFoundError."""
+
+    @abstractmethod
+    def list_namespaces(self) -> list[NamespaceInfo]:
+        """All namespaces, sorted by name."""
+
+    @abstractmethod
+    def delete_namespace(self, name: str) -> None:
+        """Remove the namespace and its records. Raises NamespaceNotFoundError."""
+
+    # -- records ------------------------------------------------------------
+
+    @abstractmethod
+    def upsert(self, namespace: str, records: Sequence[Record]) -> int:
+        """Insert or replace records, atomically (all or none). Returns how many.
+
+        The namespace must exist. Vectors must have the namespace's dimension and be
+        finite (InvalidInputError otherwise). Vectors are stored as given (callers
+        normalise); search uses cosine similarity.
+        """
+
+    @abstractmethod
+    def get(self, record_id: str, namespace: str | None = None) -> tuple[str, Record]:
+        """Return ``(namespace, record)``. Without a namespace, look in every namespace.
+
+        Raises RecordNotFoundError (or NamespaceNotFoundError for an unknown namespace).
+        """
+
+    @abstractmethod
+    def delete(self, namespace: str, ids: Sequence[str]) -> int:
+        """Delete records by id; returns how many existed."""
+
+    @abstractmethod
+    def count(self, namespace: str | None = None) -> int:
+        """Records in one namespace, or in all."""
+
+    @abstractmethod
+    def list_records(
+        self, namespace: str, offset: int = 0, limit: int = 100, with_vectors: bool = False
+    ) -> list[Record]:
+        """A page of records, in a stable order (by id)."""
+
+    @abstractmethod
+    def scan_metadata(self, namespace: str) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+        """Every ``(id, content_hash, metadata)`` in a namespace (for incremental ingest)."""
+
+    @abstractmethod
+    def get_content_hashes(self, namespace: str, ids: Sequence[str]) -> dict[str, str | None]:
+        """``id -> content_hash`` for the ids that exist."""
+
+    @abstractmethod
+    def get_metadata(self, namespace: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``id -> metadata`` for the ids that exist."""
+
+    @abstractmethod
+    def find_vectors_by_hash(self, namespace: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """``content_hash -> vector`` for hashes some record in the namespace has."""
+
+    # -- search -------------------------------------------------------------
+
+    @abstractmethod
+    def search(
+        self,
+        namespaces: Sequence[str],
+        vector: np.ndarray,
+        limit: int = 10,
+        filters: Filters | None = None,
+        exclude_ids: Sequence[str] = (),
+        exact: bool | None = None,
+    ) -> list[Match]:
+        """Top ``limit`` records by cosine similarity across ``namespaces``.
+
+        Filters are applied before ranking, so ``limit`` results come back whenever
+        that many match. ``exact=None`` lets the store choose (exact below a size
+        where it is as fast as an index); ``True`` forces exact search.
+        """
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def close(self) -> None:  # noqa: B027 - optional for backends
+        """Release files and connections."""
+
+    def __enter__(self) -> VectorStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
