@@ -1,0 +1,236 @@
+"""Thumbnails of ingested images, cached in the data directory.
+
+Images are found through the record the store holds (never a path from a request),
+so only files that were ingested can be served. A cached thumbnail's name carries a
+signature of the source file (path, mtime, size): when the file changes the name
+changes, the stale thumbnail is removed and a fresh one is rendered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import tempfile
+from dataclasses import dataclass
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+from .errors import InvalidInputError, NotFoundError, SameSameError
+from .records import Record
+
+MIN_THUMBNAIL_SIZE = 32
+MAX_THUMBNAIL_SIZE = 1024
+DEFAULT_THUMBNAIL_SIZE = 256
+THUMBNAIL_MEDIA_TYPE = "image/jpeg"
+_JPEG_QUALITY = 82
+
+# Metadata keys an image ingest may use for the absolute file path, most specific first.
+_ABSOLUTE_PATH_KEYS = ("abs_path", "absolute_path", "source_path", "file_path")
+
+_EXTRA_MEDIA_TYPES = {
+    ".webp": "image/webp",
+    ".avif": "image/avif",
+    ".heic": "image/heic",
+    ".heif": "image/heif",
+    ".jfif": "image/jpeg",
+}
+
+
+class NoImageError(NotFoundError):
+    """The record exists but is not an image (a text record)."""
+
+    code = "no_image"
+
+
+class ImageMissingError(NotFoundError):
+    """The record is an image but its file is gone from disk."""
+
+    code = "image_missing"
+
+
+class ImageUnreadableError(SameSameError):
+    """The file exists but cannot be decoded as an image any more."""
+
+    code = "image_unreadable"
+    status = 422
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """An ingested image file as it is on disk now."""
+
+    path: Path
+    media_type: str
+    etag: str
+    mtime_ns: int
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    path: Path
+    etag: str
+    media_type: str = THUMBNAIL_MEDIA_TYPE
+
+
+def check_thumbnail_size(size: Any) -> int:
+    """The requested edge length in pixels, or InvalidInputError naming the valid range."""
+    text = str(size).strip()
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidInputError(
+            f"thumbnail size must be a whole number of pixels, got {size!r}",
+            hint=f"use size={MIN_THUMBNAIL_SIZE}..{MAX_THUMBNAIL_SIZE}",
+        )
+    value = int(text)
+    if not MIN_THUMBNAIL_SIZE <= value <= MAX_THUMBNAIL_SIZE:
+        raise InvalidInputError(
+            f"thumbnail size {value} is out of range",
+            hint=f"use size={MIN_THUMBNAIL_SIZE}..{MAX_THUMBNAIL_SIZE}",
+        )
+    return value
+
+
+def find_image_path(record_id: str, metadata: dict[str, Any]) -> Path:
+    """The absolute path the ingest recorded for an image record (not checked on disk)."""
+    if metadata.get("type") != "image":
+        raise NoImageError(
+            f"record {record_id!r} is not an image",
+            hint="thumbnails and originals exist only for image records",
+        )
+    for key in _ABSOLUTE_PATH_KEYS:
+        value = metadata.get(key)
+        if isinstance(value, str) and value:
+            return Path(value)
+    value = metadata.get("path")
+    if isinstance(value, str) and Path(value).is_absolute():
+        return Path(value)
+    raise ImageMissingError(
+        f"record {record_id!r} does not say where its image file is",
+        hint="ingest the images again with the current version of same-same",
+    )
+
+
+def guess_image_media_type(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in _EXTRA_MEDIA_TYPES:
+        return _EXTRA_MEDIA_TYPES[suffix]
+    guessed, _ = mimetypes.guess_type(path.name)
+    return guessed if guessed and guessed.startswith("image/") else "application/octet-stream"
+
+
+def open_image_file(record: Record) -> ImageFile:
+    """The file behind an image record, checked to exist now."""
+    path = find_image_path(record.id, record.metadata)
+    try:
+        stat = path.stat()
+    except OSError:
+        raise ImageMissingError(
+            f"the image file of record {record.id!r} is gone: {path}",
+            hint="re-ingest the folder (same-same ingest --prune) to forget removed files",
+        ) from None
+    if not path.is_file():
+        raise ImageMissingError(f"the image of record {record.id!r} is not a file: {path}")
+    signature = _sign(str(path), str(stat.st_mtime_ns), str(stat.st_size))
+    return ImageFile(
+        path=path,
+        media_type=guess_image_media_type(path),
+        etag=f'"{signature}"',
+        mtime_ns=stat.st_mtime_ns,
+        size_bytes=stat.st_size,
+    )
+
+
+def render_thumbnail(path: Path, size: int) -> bytes:
+    """A JPEG no larger than ``size`` x ``size``, upright (EXIF orientation applied).
+
+    Smaller images are not enlarged; transparency is flattened onto white.
+    """
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(path) as image:
+            # Let the JPEG decoder skip detail we would throw away: much faster on photos.
+            image.draft("RGB", (size, size))
+            upright = ImageOps.exif_transpose(image)
+            upright.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            rgb = _flatten_to_rgb(upright)
+            out = BytesIO()
+            rgb.save(out, format="JPEG", quality=_JPEG_QUALITY, optimize=True)
+            return out.getvalue()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageUnreadableError(
+            f"cannot read image {path.name}: {exc}",
+            hint="the file may be damaged or in a format Pillow cannot decode",
+        ) from None
+
+
+def _flatten_to_rgb(image: Any) -> Any:
+    from PIL import Image
+
+    if image.mode == "RGB":
+        return image
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _sign(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+class ThumbnailCache:
+    """Rendered thumbnails under ``data_dir/thumbnails``, one file per (record, size, version)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.directory = Path(data_dir) / "thumbnails"
+
+    def get(self, record_id: str, image: ImageFile, size: int) -> Thumbnail:
+        """The cached thumbnail of ``image`` at ``size``, rendering it when missing or stale."""
+        size = check_thumbnail_size(size)
+        # Ids may hold any character; the cache name uses a digest so none reaches the path.
+        key = _sign("id", record_id)
+        version = _sign(image.etag, str(size))
+        folder = self.directory / key[:2]
+        target = folder / f"{key}-{size}-{version}.jpg"
+        thumbnail = Thumbnail(path=target, etag=f'"{version}"')
+        if target.is_file():
+            return thumbnail
+        data = render_thumbnail(image.path, size)
+        folder.mkdir(parents=True, exist_ok=True)
+        self._remove_stale(folder, f"{key}-{size}-", keep=target)
+        self._write_atomically(target, data)
+        return thumbnail
+
+    def clear(self) -> int:
+        """Delete every cached thumbnail; returns how many."""
+        removed = 0
+        for path in self.directory.glob("*/*.jpg"):
+            path.unlink(missing_ok=True)
+            removed += 1
+        return removed
+
+    @staticmethod
+    def _remove_stale(folder: Path, prefix: str, keep: Path) -> None:
+        for old in folder.glob(f"{prefix}*.jpg"):
+            if old != keep:
+                old.unlink(missing_ok=True)
+
+    @staticmethod
+    def _write_atomically(target: Path, data: bytes) -> None:
+        # Two requests may render the same thumbnail at once; rename makes the last one win
+        # without anyone reading a half-written file.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
