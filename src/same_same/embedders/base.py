@@ -45,6 +45,9 @@ class Embedder(ABC):
     def space(self) -> EmbeddingSpace:
         """The identity recorded in each namespace this embedder writes."""
 
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Load weights now, so a missing model fails before anything is written."""
+
     @abstractmethod
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """``(len(texts), dim)`` float32, each row L2-normalised."""
