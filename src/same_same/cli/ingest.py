@@ -1,0 +1,122 @@
+"""``same-same ingest [flags] SOURCE``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..config import resolve_data_dir
+from ..embedders import DEFAULT_EMBEDDER, EmbedderOptions, create_embedder
+from ..ingest import Progress, run_ingest
+from ..sources import SourceOptions, open_source
+from ..storage import open_store
+from .options import BooleanValueCommand, data_dir_option, json_option, namespace_option
+
+EMBEDDER_ENV = "SAME_SAME_EMBEDDER"
+
+
+class IngestCommand(BooleanValueCommand):
+    boolean_flags = {
+        "--recursive": ("--recursive", "--no-recursive"),
+        "-r": ("--recursive", "--no-recursive"),
+    }
+
+
+def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
+    """``--meta-col a,b --meta-col c`` -> ("a", "b", "c")."""
+    return tuple(part.strip() for value in values for part in value.split(",") if part.strip())
+
+
+@click.command("ingest", cls=IngestCommand)
+@click.argument("source")
+@click.option(
+    "-e", "--embedder", envvar=EMBEDDER_ENV, default=DEFAULT_EMBEDDER, show_default=True,
+    help=f"Embedder by name: local, clip, minilm [env {EMBEDDER_ENV}].",
+)
+@namespace_option()
+@data_dir_option
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
+              help="Items per model batch and per committed transaction.")
+@click.option("--sample", type=click.IntRange(1), default=None, help="Ingest a random sample of N items.")
+@click.option("--dry-run", is_flag=True, help="Read and embed, write nothing.")
+@click.option("-v", "--verbose", is_flag=True, help="One line per item.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--text-col", default=None, help="CSV/JSON: the field holding the text.")
+@click.option("--id-col", default=None, help="CSV/JSON: the field holding a stable id.")
+@click.option("--meta-col", multiple=True, help="CSV/JSON: keep only these fields as metadata (repeat or comma-separate).")
+@click.option("-r", "--recursive/--no-recursive", default=True, show_default=True,
+              help="images: also scan subfolders (--recursive=false, -r=false to stay in the top folder).")
+@click.option("--prune", is_flag=True, help="images: remove records of files that are gone.")
+@click.option("--clip-model", default=None,
+              help="clip: architecture (ViT-B-32), hf-hub: name, or model config JSON [env SAME_SAME_CLIP_MODEL].")
+@click.option("--clip-pretrain", default=None,
+              help="clip: pretrained tag (openai), hf-hub: name, or local checkpoint [env SAME_SAME_CLIP_PRETRAIN].")
+@click.option("--device", default="auto", show_default=True, help="clip: auto, cpu, cuda, cuda:N or mps.")
+@click.option("--backend", default=None, help="clip: inference backend (torch, onnx).")
+@click.option("--workers", type=click.IntRange(0, 256), default=None,
+              help="images: decoding workers (default: one per core).")
+@json_option
+def ingest_command(
+    source: str,
+    embedder: str,
+    namespace: str,
+    data_dir: str | None,
+    batch_size: int,
+    sample: int | None,
+    dry_run: bool,
+    verbose: bool,
+    quiet: bool,
+    text_col: str | None,
+    id_col: str | None,
+    meta_col: tuple[str, ...],
+    recursive: bool,
+    prune: bool,
+    clip_model: str | None,
+    clip_pretrain: str | None,
+    device: str,
+    backend: str | None,
+    workers: int | None,
+    as_json: bool,
+) -> None:
+    """Embed SOURCE and store it.
+
+    \b
+    SOURCE is one of:
+      demo, quotes            built-in quotes (author, year, tags)
+      FILE.csv / csv:FILE     CSV with a header (--text-col, --id-col, --meta-col)
+      FILE.jsonl / jsonl:FILE JSON Lines (also .ndjson); FILE.json / json:FILE
+      images:DIR              a folder of images (-e clip)
+      image-list:FILE         a list of image paths with optional labels (-e clip)
+
+    Exit status: 0 all stored, 3 some items skipped, 1 nothing done.
+    """
+    opened = open_source(
+        source,
+        SourceOptions(text_col=text_col, id_col=id_col, meta_cols=split_columns(meta_col), recursive=recursive),
+    )
+    model = create_embedder(
+        embedder,
+        EmbedderOptions(model=clip_model, pretrained=clip_pretrain, device=device, backend=backend,
+                        batch_size=batch_size),
+    )
+    if opened.modality == "image" and not model.supports_images:
+        raise click.UsageError(f"{opened.describe()} holds images; embed them with -e clip")
+    model.prepare()
+    progress = Progress(unit="images" if opened.modality == "image" else "records", enabled=not quiet)
+    with open_store(resolve_data_dir(data_dir)) as store:
+        report = run_ingest(
+            store, model, opened, namespace=namespace, batch_size=batch_size, dry_run=dry_run,
+            sample=sample, prune=prune, progress=progress, verbose=verbose, workers=workers,
+        )
+    for line in report.summary_lines():
+        click.echo(line, err=True)
+    if as_json:
+        click.echo(json.dumps(report.to_dict()))
+    sys.stdout.flush()
+    if report.exit_code:
+        sys.exit(report.exit_code)
+
+
+__all__ = ["ingest_command"]

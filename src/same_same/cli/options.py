@@ -1,0 +1,76 @@
+"""Options shared by several commands, and the ``--flag=false`` spelling of boolean flags."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from ..config import DATA_DIR_ENV, DEFAULT_NAMESPACE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+TRUE_WORDS = frozenset({"true", "t", "yes", "y", "1", "on"})
+FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "off"})
+
+
+def parse_bool_word(word: str, flag: str) -> bool:
+    lowered = word.strip().lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    raise click.UsageError(f"{flag} takes true or false, not {word!r}")
+
+
+def normalize_boolean_values(args: list[str], flags: dict[str, tuple[str, str]]) -> list[str]:
+    """Rewrite ``--recursive=false`` / ``-r=false`` into ``--no-recursive`` (Go-style flags).
+
+    ``flags`` maps each spelling to its (on, off) click flags. Stops at ``--``.
+    """
+    out: list[str] = []
+    for index, arg in enumerate(args):
+        if arg == "--":
+            out.extend(args[index:])
+            break
+        name, sep, value = arg.partition("=")
+        if sep and name in flags:
+            on, off = flags[name]
+            out.append(on if parse_bool_word(value, name) else off)
+        else:
+            out.append(arg)
+    return out
+
+
+class BooleanValueCommand(click.Command):
+    """A click command that also accepts ``--flag=true|false`` for its boolean flags."""
+
+    boolean_flags: dict[str, tuple[str, str]] = {}
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, normalize_boolean_values(args, self.boolean_flags))
+
+
+def data_dir_option(func: F) -> F:
+    return click.option(
+        "--data-dir",
+        envvar=DATA_DIR_ENV,
+        type=click.Path(file_okay=False),
+        default=None,
+        help=f"Store directory [env {DATA_DIR_ENV}; default ~/.local/share/same-same].",
+    )(func)
+
+
+def namespace_option(default: str | None = DEFAULT_NAMESPACE, help_text: str | None = None) -> Callable[[F], F]:
+    return click.option(
+        "-n",
+        "--namespace",
+        default=default,
+        show_default=default is not None,
+        help=help_text or "Namespace to use.",
+    )
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(func)
