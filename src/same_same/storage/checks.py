@@ -1,0 +1,139 @@
+"""Checks a store runs on what callers hand it, before anything is written.
+
+Each failure is an InvalidInputError naming the record or argument at fault, so
+one bad item in a batch is easy to find.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidInputError, SpaceMismatchError
+from ..records import EmbeddingSpace, Record
+
+MAX_NAMESPACE_LENGTH = 200
+
+
+def check_namespace_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError(f"namespace names must be non-empty strings, got {name!r}")
+    if len(name) > MAX_NAMESPACE_LENGTH:
+        raise InvalidInputError(
+            f"namespace name is longer than {MAX_NAMESPACE_LENGTH} characters: {name[:40]!r}..."
+        )
+    if name != name.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise InvalidInputError(
+            f"namespace name {name!r} has leading/trailing spaces or control characters"
+        )
+    return name
+
+
+def check_space(space: object) -> EmbeddingSpace:
+    if not isinstance(space, EmbeddingSpace):
+        raise InvalidInputError(f"expected an EmbeddingSpace, got {type(space).__name__}")
+    if isinstance(space.dim, bool) or not isinstance(space.dim, int) or space.dim < 1:
+        raise InvalidInputError(
+            f"embedding dimension must be a positive integer, got {space.dim!r}"
+        )
+    for field in ("embedder", "model", "pretrained"):
+        if not isinstance(getattr(space, field), str):
+            raise InvalidInputError(f"embedding space {field} must be a string")
+    if not space.embedder or not space.model:
+        raise InvalidInputError("an embedding space needs an embedder and a model name")
+    return space
+
+
+def check_ids(ids: object, what: str = "ids") -> list[str]:
+    """A list of record ids, in order, without repeats."""
+    if isinstance(ids, (str, bytes)) or not isinstance(ids, Iterable):
+        raise InvalidInputError(f"{what} must be a list of strings, got {type(ids).__name__}")
+    for record_id in ids:
+        if not isinstance(record_id, str):
+            raise InvalidInputError(f"{what} must be strings, got {record_id!r}")
+    return list(dict.fromkeys(ids))
+
+
+def check_vector(vector: object, dim: int, what: str) -> np.ndarray:
+    """``vector`` as a finite 1-D float32 array of ``dim`` numbers."""
+    try:
+        array = np.asarray(vector, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{what}: vector is not an array of numbers ({exc})") from None
+    if array.shape != (dim,):
+        raise InvalidInputError(
+            f"{what}: vector has shape {array.shape}, expected ({dim},) for this namespace"
+        )
+    with np.errstate(over="ignore"):
+        finite = bool(np.isfinite(array).all())
+    if not finite:
+        raise InvalidInputError(
+            f"{what}: vector contains NaN or infinity (or numbers too large for float32)"
+        )
+    return array
+
+
+def encode_vector(vector: np.ndarray) -> bytes:
+    """Little-endian float32 bytes, the same on every machine."""
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
+
+
+def encode_metadata(metadata: object, what: str) -> str:
+    if metadata is None:
+        return "{}"
+    if not isinstance(metadata, Mapping):
+        raise InvalidInputError(
+            f"{what}: metadata must be an object, got {type(metadata).__name__}"
+        )
+    try:
+        return json.dumps(metadata, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"{what}: metadata is not JSON ({exc})") from None
+
+
+def encode_record(record: Record, dim: int) -> tuple[str, bytes, str | None, str, str | None]:
+    """``(id, vector bytes, text, metadata JSON, content_hash)``, or InvalidInputError."""
+    record_id = getattr(record, "id", None)
+    if not isinstance(record_id, str) or not record_id:
+        raise InvalidInputError(f"record ids must be non-empty strings, got {record_id!r}")
+    what = f"record {record_id!r}"
+    vector = check_vector(getattr(record, "vector", None), dim, what)
+    text: Any = getattr(record, "text", None)
+    content_hash: Any = getattr(record, "content_hash", None)
+    if text is not None and not isinstance(text, str):
+        raise InvalidInputError(f"{what}: text must be a string or null")
+    if content_hash is not None and not isinstance(content_hash, str):
+        raise InvalidInputError(f"{what}: content_hash must be a string or null")
+    metadata = encode_metadata(getattr(record, "metadata", None), what)
+    return record_id, encode_vector(vector), text, metadata, content_hash
+
+
+def check_same_space(spaces: Mapping[str, EmbeddingSpace]) -> EmbeddingSpace:
+    """The one space shared by the namespaces, or SpaceMismatchError naming two of them."""
+    (first_name, first), *others = spaces.items()
+    for name, space in others:
+        if space != first:
+            raise SpaceMismatchError(
+                f"cannot search namespaces {first_name!r} ({first.describe()}) and {name!r} "
+                f"({space.describe()}) together: their vectors come from different models",
+                hint="search them one at a time",
+            )
+    return first
+
+
+def check_query(vector: object, space: EmbeddingSpace) -> np.ndarray:
+    """A unit-length float32 query vector for ``space``."""
+    query = check_vector(vector, space.dim, "query")
+    norm = float(np.linalg.norm(query))
+    if norm == 0.0:
+        raise InvalidInputError("query: vector is all zeros, so it has no direction to compare")
+    return (query / norm).astype(np.float32)
+
+
+def check_count(value: object, what: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise InvalidInputError(f"{what} must be an integer >= {minimum}, got {value!r}")
+    return int(value)

@@ -1,0 +1,155 @@
+"""The SQLite file behind SQLiteStore: its tables, and how every connection to it is set up.
+
+Change tracking, so a server sees what an ingest process commits:
+
+* ``store_state.seq`` goes up by one in every write transaction that changes
+  something; the transaction stamps what it wrote with the new value.
+* ``records.seq`` is the seq of the record's last write.
+* ``deletions`` logs each deleted id with the seq of its deletion. Only the most
+  recent rows are kept; ``store_state.deletions_horizon`` is the highest seq
+  whose log rows may have been dropped, so a reader that last looked at an older
+  seq reloads instead of trusting the log.
+* ``namespaces.created_seq`` tells a namespace from an earlier one of the same
+  name; ``namespaces.changed_seq`` lets a reader skip untouched namespaces.
+
+``record_count`` is kept by triggers, in the same statement as the change, so
+counting never scans the records.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from ..errors import StoreError
+
+DB_FILENAME = "same-same.db"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 30.0
+"""How long a writer waits for another process's transaction before giving up."""
+
+SCHEMA = """
+CREATE TABLE store_state (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT INTO store_state (key, value) VALUES ('seq', 0), ('deletions_horizon', 0);
+
+CREATE TABLE namespaces (
+    name TEXT PRIMARY KEY,
+    embedder TEXT NOT NULL,
+    model TEXT NOT NULL,
+    pretrained TEXT NOT NULL,
+    dim INTEGER NOT NULL CHECK (dim > 0),
+    created_seq INTEGER NOT NULL,
+    changed_seq INTEGER NOT NULL,
+    record_count INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE records (
+    namespace TEXT NOT NULL REFERENCES namespaces (name),
+    id TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    text TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    content_hash TEXT,
+    seq INTEGER NOT NULL,
+    UNIQUE (namespace, id)
+);
+CREATE INDEX records_by_hash ON records (namespace, content_hash);
+CREATE INDEX records_by_seq ON records (namespace, seq);
+
+CREATE TABLE deletions (
+    seq INTEGER NOT NULL,
+    namespace TEXT NOT NULL,
+    id TEXT NOT NULL
+);
+CREATE INDEX deletions_by_seq ON deletions (namespace, seq);
+
+CREATE TRIGGER records_counted_on_insert AFTER INSERT ON records BEGIN
+    UPDATE namespaces SET record_count = record_count + 1 WHERE name = NEW.namespace;
+END;
+CREATE TRIGGER records_counted_on_delete AFTER DELETE ON records BEGIN
+    UPDATE namespaces SET record_count = record_count - 1 WHERE name = OLD.namespace;
+END;
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open a connection with the settings every user of the file must share.
+
+    * WAL: readers never block the writer, and a server keeps answering while an
+      ingest process commits.
+    * ``synchronous=FULL``: each commit is fsynced before it returns. NORMAL would
+      already survive a killed process (WAL appends are in the OS cache); FULL also
+      keeps the last commits across a power cut or OS crash, and costs one fsync
+      per batch, which is small next to embedding the batch.
+    * ``busy_timeout``: a second writer waits for the first instead of failing.
+    * ``isolation_level=None``: transactions are opened explicitly by the store.
+    """
+    try:
+        conn = sqlite3.connect(
+            str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the store at {path}: {exc}") from None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(
+                f"cannot use write-ahead logging for {path} (journal mode {mode})",
+                hint="put the data directory on a local disk",
+            )
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(
+            f"cannot open the store at {path}: {exc}",
+            hint="is it a same-same data directory on a local disk?",
+        ) from None
+    except StoreError:
+        conn.close()
+        raise
+    return conn
+
+
+def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """Create the tables in a new file; refuse a file from a newer version."""
+    version = _read_version(conn)
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"the store at {path} has schema version {version}; this same-same knows "
+            f"up to {SCHEMA_VERSION}",
+            hint="upgrade same-same",
+        )
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have created it while we waited for the lock.
+        if _read_version(conn) == 0:
+            for statement in _split_statements(SCHEMA):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _read_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _split_statements(script: str) -> list[str]:
+    # executescript() would commit our transaction; run statement by statement instead.
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [statement for statement in statements if statement]
