@@ -1,0 +1,92 @@
+"""One embedder per embedding space for the life of a process, and a cache of query vectors.
+
+A server loads a namespace's model on that namespace's first query and keeps it;
+repeating a query costs a dictionary lookup instead of a forward pass.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+import numpy as np
+
+from .embedders import Embedder, EmbedderOptions, canonical_embedder_name, create_embedder_for_space
+from .errors import InvalidInputError, SpaceMismatchError, UnknownNameError
+from .records import EmbeddingSpace
+
+DEFAULT_QUERY_CACHE_SIZE = 1024
+
+
+def has_registered_embedder(space: EmbeddingSpace) -> bool:
+    """False for namespaces filled with raw vectors (embedder ``external``)."""
+    try:
+        canonical_embedder_name(space.embedder)
+    except UnknownNameError:
+        return False
+    return True
+
+
+class EmbedderCache:
+    """Thread-safe: embedders are created once per space, query vectors kept in an LRU."""
+
+    def __init__(
+        self,
+        options: EmbedderOptions | None = None,
+        max_queries: int = DEFAULT_QUERY_CACHE_SIZE,
+    ) -> None:
+        self._options = options
+        self._max_queries = max_queries
+        self._embedders: dict[EmbeddingSpace, Embedder] = {}
+        self._creation_locks: dict[EmbeddingSpace, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._queries: OrderedDict[tuple[EmbeddingSpace, str], np.ndarray] = OrderedDict()
+
+    def get(self, space: EmbeddingSpace) -> Embedder:
+        """The embedder that made ``space``'s vectors (InvalidInputError for raw-vector spaces)."""
+        embedder = self._embedders.get(space)
+        if embedder is not None:
+            return embedder
+        if not has_registered_embedder(space):
+            raise InvalidInputError(
+                f"vectors of {space.describe()} were stored as raw embeddings; "
+                "no model is known to embed a query into that space",
+                hint="search it with an embedding vector instead",
+            )
+        with self._lock:
+            creation_lock = self._creation_locks.setdefault(space, threading.Lock())
+        # One lock per space: a slow model load does not block queries of other spaces.
+        with creation_lock:
+            embedder = self._embedders.get(space)
+            if embedder is None:
+                embedder = create_embedder_for_space(space, self._options)
+                if embedder.space.dim != space.dim:
+                    raise SpaceMismatchError(
+                        f"the embedder for {space.describe()} now makes vectors of dim "
+                        f"{embedder.space.dim}",
+                        hint="re-ingest the namespace with the current embedder",
+                    )
+                self._embedders[space] = embedder
+        return embedder
+
+    def remember(self, embedder: Embedder) -> Embedder:
+        """Keep an embedder made elsewhere (by name) for its space; returns the kept one."""
+        with self._lock:
+            return self._embedders.setdefault(embedder.space, embedder)
+
+    def embed_query(self, space: EmbeddingSpace, text: str) -> np.ndarray:
+        """``text`` embedded in ``space``, from the cache when it was asked before."""
+        key = (space, text)
+        with self._lock:
+            cached = self._queries.get(key)
+            if cached is not None:
+                self._queries.move_to_end(key)
+                return cached
+        vector = np.asarray(self.get(space).embed(text), dtype=np.float32)
+        vector.setflags(write=False)  # shared between requests: nobody may modify it
+        with self._lock:
+            self._queries[key] = vector
+            self._queries.move_to_end(key)
+            while len(self._queries) > self._max_queries:
+                self._queries.popitem(last=False)
+        return vector

@@ -1,0 +1,279 @@
+"""Searching the store: by text, by raw vector, by a stored record, by an image.
+
+The CLI and the HTTP routes both call :class:`SearchService`; they only parse
+input and format the :class:`SearchResult`.
+
+Which namespaces a query searches: an explicit namespace is searched alone;
+otherwise every namespace of the one embedding space the query can be compared
+with. When namespaces of several spaces qualify, the request must name one
+(:class:`~same_same.errors.AmbiguousSpaceError` lists them).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .embedder_cache import EmbedderCache, has_registered_embedder
+from .embedders import EmbedderOptions
+from .errors import (
+    AmbiguousSpaceError,
+    InvalidInputError,
+    NotFoundError,
+)
+from .filters import parse_filters
+from .hybrid import HybridWeights, candidate_pool_size, parse_hybrid_weights, rerank_hybrid
+from .records import EmbeddingSpace, Match, NamespaceInfo
+from .storage import Filters, VectorStore
+from .vectors import coerce_vector, namespace_not_found
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    matches: list[Match]
+    namespaces: list[str]
+    space: EmbeddingSpace
+    took_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "results": [match.to_dict() for match in self.matches],
+            "total": len(self.matches),
+            "namespaces": self.namespaces,
+            "took_ms": round(self.took_ms, 3),
+        }
+
+
+def validate_limit(limit: Any, name: str = "limit") -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidInputError(f"{name} must be an integer, got {limit!r}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInputError(f"{name} must be between 1 and {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+def validate_filters(filters: Any) -> Filters | None:
+    """None, or a filter object that parses (InvalidInputError naming the field at fault)."""
+    if filters is None:
+        return None
+    parse_filters(filters)
+    return dict(filters) or None
+
+
+def validate_query_text(text: Any) -> str:
+    if not isinstance(text, str):
+        raise InvalidInputError(f"the query text must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise InvalidInputError("the query text is empty", hint="give some words to search for")
+    return text
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """Bytes of an image file to an upright RGB image (ImageDecodeError, a 400, when bad)."""
+    from .imaging import decode_image_bytes
+
+    return decode_image_bytes(bytes(data)).image
+
+
+def _describe_namespaces(infos: Sequence[NamespaceInfo]) -> str:
+    return ", ".join(f"{info.name} ({info.space.describe()})" for info in infos)
+
+
+class SearchService:
+    """Search a store; keeps each space's embedder and recent query vectors for reuse."""
+
+    def __init__(
+        self,
+        store: VectorStore,
+        embedder_options: EmbedderOptions | None = None,
+        embedders: EmbedderCache | None = None,
+    ) -> None:
+        self.store = store
+        self.embedders = embedders or EmbedderCache(embedder_options)
+
+    # -- namespaces ---------------------------------------------------------
+
+    def resolve_namespaces(
+        self,
+        namespace: str | None,
+        *,
+        accepts: Callable[[EmbeddingSpace], bool] = lambda space: True,
+        query_kind: str = "query",
+        explain_none: Callable[[list[NamespaceInfo]], InvalidInputError] | None = None,
+    ) -> tuple[list[str], EmbeddingSpace]:
+        """The namespaces to search and their common space.
+
+        ``accepts`` says which spaces the query can be compared with; it is not
+        applied to an explicitly named namespace (the embedder says what it cannot do).
+        """
+        infos = self.store.list_namespaces()
+        if not infos:
+            raise NotFoundError(
+                "nothing to search: the store has no namespaces yet",
+                hint="ingest something first, e.g. `same-same ingest demo`, "
+                "or add vectors with POST /api/v1/vectors",
+            )
+        if namespace is not None:
+            for info in infos:
+                if info.name == namespace:
+                    return [info.name], info.space
+            raise namespace_not_found(namespace, infos)
+        candidates = [info for info in infos if accepts(info.space)]
+        if not candidates:
+            if explain_none is not None:
+                raise explain_none(infos)
+            raise InvalidInputError(
+                f"no namespace can answer a {query_kind}; existing: {_describe_namespaces(infos)}",
+                hint="namespaces filled with raw vectors are searched by vector",
+            )
+        spaces = list(dict.fromkeys(info.space for info in candidates))
+        if len(spaces) > 1:
+            raise AmbiguousSpaceError(
+                f"namespaces of {len(spaces)} embedding spaces could answer this {query_kind}: "
+                f"{_describe_namespaces(candidates)}",
+                hint="say which namespace to search",
+            )
+        return [info.name for info in candidates], spaces[0]
+
+    # -- searches -----------------------------------------------------------
+
+    def search_text(
+        self,
+        text: str,
+        namespace: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        filters: Filters | None = None,
+        hybrid: HybridWeights | Mapping[str, Any] | None = None,
+    ) -> SearchResult:
+        """Embed ``text`` with the namespace's own model and rank by cosine (or hybrid)."""
+        started = time.perf_counter()
+        text = validate_query_text(text)
+        limit = validate_limit(limit)
+        filters = validate_filters(filters)
+        weights = hybrid if isinstance(hybrid, HybridWeights) else parse_hybrid_weights(hybrid)
+        namespaces, space = self.resolve_namespaces(
+            namespace, accepts=has_registered_embedder, query_kind="text query"
+        )
+        vector = self.embedders.embed_query(space, text)
+        if weights is None or weights.keyword == 0:
+            matches = self.store.search(namespaces, vector, limit=limit, filters=filters)
+        else:
+            pool = self.store.search(
+                namespaces, vector, limit=candidate_pool_size(limit), filters=filters
+            )
+            matches = rerank_hybrid(text, pool, weights, limit)
+        return self._result(matches, namespaces, space, started)
+
+    def search_vector(
+        self,
+        vector: Any,
+        namespace: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        filters: Filters | None = None,
+        exclude_ids: Sequence[str] = (),
+        exact: bool | None = None,
+    ) -> SearchResult:
+        """Rank by cosine similarity to a raw vector.
+
+        Without a namespace, the namespaces whose dimension equals the vector's.
+        """
+        started = time.perf_counter()
+        query = coerce_vector(vector)
+        limit = validate_limit(limit)
+        filters = validate_filters(filters)
+        dim = int(query.shape[0])
+
+        def explain_no_dim(infos: list[NamespaceInfo]) -> InvalidInputError:
+            dims = sorted({info.space.dim for info in infos})
+            return InvalidInputError(
+                f"no namespace holds vectors of dim {dim}; "
+                f"existing dims: {', '.join(str(d) for d in dims)}"
+            )
+
+        namespaces, space = self.resolve_namespaces(
+            namespace,
+            accepts=lambda candidate: candidate.dim == dim,
+            query_kind=f"vector of dim {dim}",
+            explain_none=explain_no_dim,
+        )
+        if space.dim != dim:
+            raise InvalidInputError(
+                f"namespace {namespaces[0]!r} holds vectors of dim {space.dim}; "
+                f"the query vector has {dim} values"
+            )
+        matches = self.store.search(
+            namespaces, query, limit=limit, filters=filters, exclude_ids=exclude_ids, exact=exact
+        )
+        return self._result(matches, namespaces, space, started)
+
+    def search_similar(
+        self,
+        record_id: str,
+        namespace: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        filters: Filters | None = None,
+    ) -> SearchResult:
+        """More like a stored record (image-to-image by id); the record itself is left out.
+
+        With a namespace, the record is looked up and its neighbours searched there;
+        without one, the record is looked up anywhere and every namespace of its
+        space is searched.
+        """
+        started = time.perf_counter()
+        if not isinstance(record_id, str) or not record_id:
+            raise InvalidInputError("the record id must be a non-empty string")
+        limit = validate_limit(limit)
+        filters = validate_filters(filters)
+        if namespace is not None:
+            self.resolve_namespaces(namespace)  # a clear error listing the namespaces
+        home, record = self.store.get(record_id, namespace)
+        space = self.store.get_namespace(home).space
+        if namespace is not None:
+            namespaces = [namespace]
+        else:
+            namespaces = [
+                info.name for info in self.store.list_namespaces() if info.space == space
+            ]
+        matches = self.store.search(
+            namespaces, record.vector, limit=limit, filters=filters, exclude_ids=[record_id]
+        )
+        return self._result(matches, namespaces, space, started)
+
+    def search_image(
+        self,
+        image: bytes | Image.Image,
+        namespace: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+        filters: Filters | None = None,
+    ) -> SearchResult:
+        """Embed an image (bytes of a file, or a PIL image) with the namespace's model."""
+        started = time.perf_counter()
+        limit = validate_limit(limit)
+        filters = validate_filters(filters)
+        picture = decode_image(image) if isinstance(image, (bytes, bytearray)) else image
+        namespaces, space = self.resolve_namespaces(
+            namespace, accepts=self._can_embed_images, query_kind="image query"
+        )
+        vector = self.embedders.get(space).embed_images([picture])[0]
+        matches = self.store.search(namespaces, vector, limit=limit, filters=filters)
+        return self._result(matches, namespaces, space, started)
+
+    # -- helpers ------------------------------------------------------------
+
+    def _can_embed_images(self, space: EmbeddingSpace) -> bool:
+        return has_registered_embedder(space) and self.embedders.get(space).supports_images
+
+    @staticmethod
+    def _result(
+        matches: list[Match], namespaces: list[str], space: EmbeddingSpace, started: float
+    ) -> SearchResult:
+        took_ms = (time.perf_counter() - started) * 1000.0
+        return SearchResult(matches=matches, namespaces=namespaces, space=space, took_ms=took_ms)
