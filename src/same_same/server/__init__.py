@@ -1,0 +1,16 @@
+"""The HTTP API: ``create_app(settings)`` builds it, ``serve(settings, host, port)`` runs it."""
+
+from __future__ import annotations
+
+from .app import ROUTERS, create_app
+from .run import serve
+from .settings import DEFAULT_MAX_BODY_BYTES, ServerSettings, parse_addr
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "ROUTERS",
+    "ServerSettings",
+    "create_app",
+    "parse_addr",
+    "serve",
+]

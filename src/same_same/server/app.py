@@ -1,0 +1,61 @@
+"""The app factory: explicit settings in, a FastAPI app out; nothing global."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+
+from .. import __version__
+from ..embedder_cache import EmbedderCache
+from ..search import SearchService
+from ..storage import open_store
+from ..vectors import VectorService
+from .auth import APIKeyMiddleware
+from .body_limit import BodySizeLimitMiddleware
+from .errors import install_error_handlers
+from .routes import health, namespaces, search, vectors
+from .settings import ServerSettings
+
+# A new resource is one router module plus one line here.
+ROUTERS: list[APIRouter] = [
+    health.router,
+    search.router,
+    vectors.router,
+    namespaces.router,
+]
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """Open the store in ``settings.data_dir`` and build the app that serves it."""
+    store = open_store(Path(settings.data_dir), settings.store_kind)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = FastAPI(
+        title="same-same",
+        version=__version__,
+        description="Self-hosted multimodal search: text and images in one vector space.",
+        lifespan=lifespan,
+        debug=False,  # never put a traceback in a response, even with -d
+    )
+    embedders = EmbedderCache(settings.embedder_options, settings.query_cache_size)
+    app.state.settings = settings
+    app.state.store = store
+    app.state.search_service = SearchService(store, embedders=embedders)
+    app.state.vector_service = VectorService(
+        store, embedders=embedders, embedder_options=settings.embedder_options
+    )
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    # Added last = outermost: the key is checked before a body is read.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.api_key:
+        app.add_middleware(APIKeyMiddleware, api_key=settings.api_key)
+    return app

@@ -1,0 +1,53 @@
+"""The optional API key: required on every ``/api/`` route, compared in constant time.
+
+Accepted as ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``. ``/health``, the
+page, its static files and the API docs stay open so a browser can load them.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .errors import render_error
+
+PROTECTED_PREFIX = "/api/"
+
+
+def extract_api_key(headers: Headers) -> str | None:
+    direct = headers.get("x-api-key")
+    if direct:
+        return direct.strip()
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+class APIKeyMiddleware:
+    def __init__(self, app: ASGIApp, api_key: str) -> None:
+        self.app = app
+        self._expected = api_key.encode("utf-8")
+
+    def _is_protected(self, path: str) -> bool:
+        return path.startswith(PROTECTED_PREFIX) or path == PROTECTED_PREFIX.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._is_protected(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        given = extract_api_key(Headers(scope=scope))
+        if given is not None and hmac.compare_digest(given.encode("utf-8"), self._expected):
+            await self.app(scope, receive, send)
+            return
+        message = "missing API key" if given is None else "wrong API key"
+        response = render_error(
+            401,
+            "unauthorized",
+            message,
+            hint="send Authorization: Bearer KEY or X-API-Key: KEY",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+        await response(scope, receive, send)

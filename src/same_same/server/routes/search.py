@@ -1,0 +1,145 @@
+"""``/api/v1/search``: by text (both request forms) and by image (upload, base64 or id)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+
+from ...errors import InvalidInputError
+from ...search import DEFAULT_LIMIT, SearchResult, SearchService
+from ...storage import Filters
+from ..dependencies import Searcher
+from ..errors import APIError
+from ..json_body import StrictJSONRoute, parse_json_body, validate_body
+from ..schemas import ImageSearchRequest, SearchRequest, pick_limit
+
+router = APIRouter(prefix="/api/v1/search", tags=["search"], route_class=StrictJSONRoute)
+
+_IMAGE_FORM_SCHEMA = {
+    "type": "object",
+    "required": ["file"],
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "The image file."},
+        "namespace": {"type": "string"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "filters": {"type": "string", "description": "Metadata filters as a JSON object."},
+    },
+}
+
+
+@router.post("")
+def search_text(body: SearchRequest, searcher: Searcher) -> dict[str, Any]:
+    """Search by text. Without a namespace: every namespace of the query's embedding space."""
+    result = searcher.search_text(
+        body.query_text(),
+        namespace=body.namespace,
+        limit=pick_limit(body),
+        filters=body.filters,
+        hybrid=body.options.hybrid_weight if body.options else None,
+    )
+    return result.to_dict()
+
+
+def decode_base64_image(text: str) -> bytes:
+    """Bytes from base64, with or without a ``data:image/...;base64,`` prefix."""
+    if text.startswith("data:"):
+        _, _, text = text.partition(",")
+    try:
+        data = base64.b64decode("".join(text.split()), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInputError("image is not valid base64") from None
+    if not data:
+        raise InvalidInputError("image is empty")
+    return data
+
+
+def _search_image_json(searcher: SearchService, body: ImageSearchRequest) -> SearchResult:
+    limit = pick_limit(body)
+    if (body.image is None) == (body.id is None):
+        raise InvalidInputError(
+            'give exactly one of "image" (base64) or "id" (a stored record)',
+            hint="or upload the image as multipart/form-data in a field named 'file'",
+        )
+    if body.id is not None:
+        return searcher.search_similar(
+            body.id, namespace=body.namespace, limit=limit, filters=body.filters
+        )
+    assert body.image is not None
+    return searcher.search_image(
+        decode_base64_image(body.image), namespace=body.namespace, limit=limit, filters=body.filters
+    )
+
+
+def _form_text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"form field {name!r} must be text, not a file")
+    return value
+
+
+def _form_limit(form: FormData) -> int:
+    text = _form_text(form, "limit") or _form_text(form, "top_k")
+    if text is None:
+        return DEFAULT_LIMIT
+    if not text.strip().isdigit():
+        raise InvalidInputError(f"limit must be an integer, got {text!r}")
+    return int(text)
+
+
+def _form_filters(form: FormData) -> Filters | None:
+    text = _form_text(form, "filters")
+    if text is None:
+        return None
+    filters = parse_json_body(text.encode("utf-8"))
+    if not isinstance(filters, dict):
+        raise InvalidInputError("form field 'filters' must be a JSON object")
+    return filters
+
+
+@router.post(
+    "/image",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": _IMAGE_FORM_SCHEMA},
+                "application/json": {"schema": {"$ref": "#/components/schemas/ImageSearchRequest"}},
+            },
+        }
+    },
+)
+async def search_image(request: Request, searcher: Searcher) -> dict[str, Any]:
+    """Search by an image: a multipart upload (field ``file``), or JSON with base64 ``image``
+    or a stored record's ``id`` (more like this; the record itself is left out)."""
+    content_type = request.headers.get("content-type", "").lower()
+    if content_type.startswith("multipart/form-data"):
+        async with request.form() as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise InvalidInputError("the multipart upload needs the image in a field 'file'")
+            data = await upload.read()
+            namespace = _form_text(form, "namespace")
+            limit = _form_limit(form)
+            filters = _form_filters(form)
+        result = await run_in_threadpool(
+            searcher.search_image, data, namespace=namespace, limit=limit, filters=filters
+        )
+    elif "json" in content_type:
+        body = validate_body(ImageSearchRequest, await request.json())
+        result = await run_in_threadpool(_search_image_json, searcher, body)
+    else:
+        raise APIError(
+            415,
+            "unsupported_media_type",
+            f"cannot search by an image sent as {content_type or 'no content type'}",
+            hint="send multipart/form-data with a field 'file', or JSON with 'image' or 'id'",
+        )
+    return result.to_dict()
+

@@ -1,0 +1,62 @@
+"""What a server is built from: explicit settings, no module-level state."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..embedder_cache import DEFAULT_QUERY_CACHE_SIZE
+from ..embedders import EmbedderOptions
+from ..errors import InvalidInputError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    data_dir: Path
+    api_key: str | None = None
+    debug: bool = False
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    store_kind: str = "sqlite"
+    embedder_options: EmbedderOptions = field(default_factory=EmbedderOptions)
+    query_cache_size: int = DEFAULT_QUERY_CACHE_SIZE
+
+
+def parse_addr(addr: str) -> tuple[str, int]:
+    """``HOST:PORT`` to ``(host, port)``. ``:8080`` listens on every interface (0.0.0.0).
+
+    ``[::1]:8080`` gives an IPv6 host; a bare ``8080`` means 127.0.0.1:8080.
+    """
+    hint = "use HOST:PORT, e.g. 127.0.0.1:8080, or :8080 for every interface"
+    text = addr.strip() if isinstance(addr, str) else ""
+    if _is_ascii_number(text):
+        host, port_text = DEFAULT_HOST, text
+    elif text.startswith("["):
+        closing = text.find("]")
+        if closing < 0 or text[closing + 1 : closing + 2] != ":":
+            raise InvalidInputError(f"invalid address {addr!r}", hint=hint)
+        host, port_text = text[1:closing], text[closing + 2 :]
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise InvalidInputError(f"invalid IPv6 address in {addr!r}", hint=hint) from None
+    else:
+        host, sep, port_text = text.rpartition(":")
+        if not sep or ":" in host:
+            raise InvalidInputError(f"invalid address {addr!r}: no port", hint=hint)
+        host = host or "0.0.0.0"
+        if any(ch.isspace() or ch in "/?#@" for ch in host):
+            raise InvalidInputError(f"invalid host in {addr!r}", hint=hint)
+    if not _is_ascii_number(port_text) or not 1 <= int(port_text) <= 65535:
+        raise InvalidInputError(
+            f"invalid port in {addr!r}: must be a number from 1 to 65535", hint=hint
+        )
+    return host, int(port_text)
+
+
+def _is_ascii_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
