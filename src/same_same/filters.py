@@ -150,7 +150,7 @@ def _parse_field(field: str, path: tuple[str, ...], spec: Any) -> list[Condition
         )
     if isinstance(spec, (list, tuple)):
         raise InvalidInputError(
-            f"filter on {field!r} is a list; use {{\"in\": [...]}} to match any of several "
+            f'filter on {field!r} is a list; use {{"in": [...]}} to match any of several '
             'values or {"contains": value} to look inside an array field'
         )
     return [_parse_condition(field, path, "eq", spec)]
@@ -162,8 +162,10 @@ def _parse_condition(field: str, path: tuple[str, ...], op: Any, value: Any) -> 
         hint = None
         if isinstance(op, str):
             close = difflib.get_close_matches(op.lower().lstrip("$"), OPERATORS, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else (
-                f"for a nested field write '{field}.{op}'"
+            hint = (
+                f"did you mean {close[0]!r}?"
+                if close
+                else (f"for a nested field write '{field}.{op}'")
             )
         raise InvalidInputError(
             f"{where}: unknown operator {_show(op)}; known: {', '.join(OPERATORS)}", hint=hint

@@ -60,16 +60,15 @@ def check_ids(ids: object, what: str = "ids") -> list[str]:
 def check_vector(vector: object, dim: int, what: str) -> np.ndarray:
     """``vector`` as a finite 1-D float32 array of ``dim`` numbers."""
     try:
-        array = np.asarray(vector, dtype=np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            array = np.asarray(vector, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(f"{what}: vector is not an array of numbers ({exc})") from None
     if array.shape != (dim,):
         raise InvalidInputError(
             f"{what}: vector has shape {array.shape}, expected ({dim},) for this namespace"
         )
-    with np.errstate(over="ignore"):
-        finite = bool(np.isfinite(array).all())
-    if not finite:
+    if not np.isfinite(array).all():
         raise InvalidInputError(
             f"{what}: vector contains NaN or infinity (or numbers too large for float32)"
         )

@@ -90,9 +90,7 @@ def _build_in(
     params: list[Any] = []
     for items, types in ((numbers, _NUMBER_TYPES), (strings, "('text')")):
         if items:
-            parts.append(
-                f"({kind} IN {types} AND {value} IN (SELECT value FROM json_each(?)))"
-            )
+            parts.append(f"({kind} IN {types} AND {value} IN (SELECT value FROM json_each(?)))")
             params.extend([path, path, json.dumps(items)])
     if booleans:
         parts.append(f"({kind} IN ({', '.join('?' for _ in booleans)}))")

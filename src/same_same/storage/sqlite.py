@@ -168,8 +168,7 @@ class SQLiteStore(VectorStore):
             conn = self._connection()
             for name in names:
                 row = conn.execute(
-                    f"SELECT {_RECORD_COLUMNS}, vector FROM records"
-                    " WHERE namespace = ? AND id = ?",
+                    f"SELECT {_RECORD_COLUMNS}, vector FROM records WHERE namespace = ? AND id = ?",
                     (name, record_id),
                 ).fetchone()
                 if row is not None:
@@ -210,9 +209,11 @@ class SQLiteStore(VectorStore):
         if namespace is not None:
             return self.get_namespace(namespace).count
         with self._sqlite_errors():
-            total = self._connection().execute(
-                "SELECT COALESCE(SUM(record_count), 0) FROM namespaces"
-            ).fetchone()[0]
+            total = (
+                self._connection()
+                .execute("SELECT COALESCE(SUM(record_count), 0) FROM namespaces")
+                .fetchone()[0]
+            )
         return int(total)
 
     def list_records(
@@ -354,11 +355,15 @@ class SQLiteStore(VectorStore):
         after = ""
         while True:
             with self._sqlite_errors():
-                rows = self._connection().execute(
-                    "SELECT id, content_hash, metadata FROM records"
-                    " WHERE namespace = ? AND id > ? ORDER BY id LIMIT ?",
-                    (namespace, after, _CHUNK),
-                ).fetchall()
+                rows = (
+                    self._connection()
+                    .execute(
+                        "SELECT id, content_hash, metadata FROM records"
+                        " WHERE namespace = ? AND id > ? ORDER BY id LIMIT ?",
+                        (namespace, after, _CHUNK),
+                    )
+                    .fetchall()
+                )
             for record_id, content_hash, metadata in rows:
                 yield record_id, content_hash, json.loads(metadata)
             if len(rows) < _CHUNK:
@@ -452,8 +457,7 @@ def _namespace_not_found(name: str) -> NamespaceNotFoundError:
 def _refuse_other_space(name: str, existing: EmbeddingSpace, wanted: EmbeddingSpace) -> None:
     if existing != wanted:
         raise SpaceMismatchError(
-            f"namespace {name!r} holds vectors of {existing.describe()}, "
-            f"not {wanted.describe()}",
+            f"namespace {name!r} holds vectors of {existing.describe()}, not {wanted.describe()}",
             hint="use another namespace, or delete this one to start over",
         )
 
