@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -200,3 +205,161 @@ def test_hostile_ids_stay_inside_the_cache_folder(tmp_path: Path) -> None:
         assert thumb.path.resolve().is_relative_to((tmp_path / "data" / "thumbnails").resolve())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "photo.png"]
     assert cache.clear() == 5
+
+
+def test_file_names_that_are_not_utf8_are_found(tmp_path: Path) -> None:
+    raw_name = os.fsdecode(b"caf\xe9.png")  # Latin-1, as old cameras and zips write them
+    path = tmp_path / raw_name
+    Image.new("RGB", (10, 10)).save(path, format="PNG")
+    shown = os.fsencode(str(path)).decode("utf-8", "backslashreplace")  # as the source stores it
+    record = Record(id="x", vector=np.zeros(4, dtype=np.float32),
+                    metadata={"type": "image", "abs_path": shown})
+    assert open_image_file(record).path == path
+
+
+# -- over HTTP: a real server on 127.0.0.1 serving a real store ---------------------
+
+
+@pytest.fixture(scope="module")
+def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A store holding a few image records and a text record, served by uvicorn."""
+    from same_same.records import EmbeddingSpace
+    from same_same.server import ServerSettings
+    from same_same.storage import open_store
+    from server_fixtures import running_app_server
+
+    root = tmp_path_factory.mktemp("media")
+    photos = root / "photos"
+    photos.mkdir()
+    Image.new("RGB", (300, 150), (200, 30, 30)).save(photos / "wide.png")
+    save_two_colour_image(photos / "turned.jpg", orientation=6)
+    Image.new("RGB", (20, 20), (0, 0, 200)).save(photos / "gone.png")
+    data_dir = root / "store"
+    vector = np.array([1, 0, 0, 0], dtype=np.float32)
+    with open_store(data_dir) as store:
+        store.ensure_namespace("pics", EmbeddingSpace("test", "fixed", "", 4))
+        records = [image_record(f"id-{p.stem}", p) for p in sorted(photos.iterdir())]
+        for record in records:
+            record.vector = vector
+        records.append(Record(id="quote", vector=vector, text="a text record",
+                              metadata={"type": "text"}))
+        store.upsert("pics", records)
+    (photos / "gone.png").unlink()
+    with running_app_server(ServerSettings(data_dir=data_dir)) as base_url:
+        yield base_url, data_dir
+
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def assert_error(body: bytes, status: int, code: str) -> dict[str, Any]:
+    error = json.loads(body)["error"]
+    assert error["status"] == status and error["code"] == code, error
+    assert error["message"]
+    return dict(error)
+
+
+def test_thumbnail_endpoint_serves_a_cached_upright_jpeg(media_server: tuple[str, Path]) -> None:
+    base_url, data_dir = media_server
+    status, headers, body = http_get(f"{base_url}/api/v1/vectors/id-turned/thumbnail?size=64")
+    assert status == 200, body
+    assert headers["content-type"] == "image/jpeg"
+    assert headers["cache-control"].startswith("private")
+    thumb = decode(body)
+    assert thumb.size == (32, 64)  # 80x40 turned upright, then fitted in 64
+    cached = list((data_dir / "thumbnails").glob("*/*.jpg"))
+    assert any(path.read_bytes() == body for path in cached)
+
+    status, again, _ = http_get(f"{base_url}/api/v1/vectors/id-turned/thumbnail?size=64",
+                                {"If-None-Match": headers["etag"]})
+    assert status == 304
+    assert again["etag"] == headers["etag"]
+
+
+def test_thumbnail_default_size_is_256(media_server: tuple[str, Path]) -> None:
+    base_url, _ = media_server
+    status, _, body = http_get(f"{base_url}/api/v1/vectors/id-wide/thumbnail")
+    assert status == 200
+    assert decode(body).size == (256, 128)
+
+
+@pytest.mark.parametrize("size", ["8", "5000", "big", "-1"])
+def test_bad_thumbnail_size_is_a_400_in_the_error_shape(
+    media_server: tuple[str, Path], size: str
+) -> None:
+    base_url, _ = media_server
+    status, _, body = http_get(f"{base_url}/api/v1/vectors/id-wide/thumbnail?size={size}")
+    assert status == 400
+    assert "32..1024" in assert_error(body, 400, "invalid_input")["hint"]
+
+
+@pytest.mark.parametrize(
+    ("record_id", "code"),
+    [("nope", "record_not_found"), ("quote", "no_image"), ("id-gone", "image_missing")],
+)
+@pytest.mark.parametrize("what", ["thumbnail", "image"])
+def test_missing_pictures_are_404s(
+    media_server: tuple[str, Path], record_id: str, code: str, what: str
+) -> None:
+    base_url, _ = media_server
+    status, _, body = http_get(f"{base_url}/api/v1/vectors/{record_id}/{what}")
+    assert status == 404
+    assert_error(body, 404, code)
+
+
+def test_original_is_served_with_its_content_type(media_server: tuple[str, Path]) -> None:
+    base_url, _ = media_server
+    status, headers, body = http_get(f"{base_url}/api/v1/vectors/id-wide/image")
+    assert status == 200
+    assert headers["content-type"] == "image/png"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert "sandbox" in headers["content-security-policy"]
+    assert decode(body).size == (300, 150)
+    status, _, _ = http_get(f"{base_url}/api/v1/vectors/id-wide/image",
+                            {"If-None-Match": headers["etag"]})
+    assert status == 304
+
+    status, headers, _ = http_get(f"{base_url}/api/v1/vectors/id-turned/image")
+    assert status == 200 and headers["content-type"] == "image/jpeg"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "..%2F..%2F..%2Fetc%2Fpasswd/image",
+        "%2Fetc%2Fpasswd/image",
+        "id-wide%2F..%2F..%2Fstore/image",
+        "id-wide/image?path=/etc/passwd",
+    ],
+)
+def test_request_paths_never_reach_the_filesystem(
+    media_server: tuple[str, Path], path: str
+) -> None:
+    base_url, _ = media_server
+    status, headers, body = http_get(f"{base_url}/api/v1/vectors/{path}")
+    if status == 200:  # only the record's own file, whatever else the URL says
+        assert decode(body).size == (300, 150)
+    else:
+        assert status == 404 and b"root:" not in body
+
+
+def test_pictures_are_behind_the_api_key(tmp_path: Path) -> None:
+    from same_same.server import ServerSettings
+    from server_fixtures import running_app_server
+
+    with running_app_server(ServerSettings(data_dir=tmp_path / "s", api_key="sesame")) as base:
+        status, _, body = http_get(f"{base}/api/v1/vectors/x/thumbnail")
+        assert status == 401
+        assert_error(body, 401, "unauthorized")
+        status, _, body = http_get(f"{base}/api/v1/vectors/x/thumbnail",
+                                   {"Authorization": "Bearer sesame"})
+        assert status == 404
+        # the page and its assets stay open so a browser can ask for the key
+        assert http_get(f"{base}/")[0] == 200
+        assert http_get(f"{base}/static/app.js")[0] == 200

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from io import BytesIO
@@ -19,6 +20,7 @@ from typing import Any
 
 from .errors import InvalidInputError, NotFoundError, SameSameError
 from .records import Record
+from .storage import VectorStore
 
 MIN_THUMBNAIL_SIZE = 32
 MAX_THUMBNAIL_SIZE = 1024
@@ -26,8 +28,9 @@ DEFAULT_THUMBNAIL_SIZE = 256
 THUMBNAIL_MEDIA_TYPE = "image/jpeg"
 _JPEG_QUALITY = 82
 
-# Metadata keys an image ingest may use for the absolute file path, most specific first.
-_ABSOLUTE_PATH_KEYS = ("abs_path", "absolute_path", "source_path", "file_path")
+# Where sources/images.py records the absolute path of each image file.
+_ABSOLUTE_PATH_KEY = "abs_path"
+_ESCAPED_BYTE = re.compile(r"\\x([0-9a-f]{2})")
 
 _EXTRA_MEDIA_TYPES = {
     ".webp": "image/webp",
@@ -99,17 +102,27 @@ def find_image_path(record_id: str, metadata: dict[str, Any]) -> Path:
             f"record {record_id!r} is not an image",
             hint="thumbnails and originals exist only for image records",
         )
-    for key in _ABSOLUTE_PATH_KEYS:
-        value = metadata.get(key)
-        if isinstance(value, str) and value:
+    for value in (metadata.get(_ABSOLUTE_PATH_KEY), metadata.get("path")):
+        if isinstance(value, str) and value and Path(value).is_absolute():
             return Path(value)
-    value = metadata.get("path")
-    if isinstance(value, str) and Path(value).is_absolute():
-        return Path(value)
     raise ImageMissingError(
         f"record {record_id!r} does not say where its image file is",
         hint="ingest the images again with the current version of same-same",
     )
+
+
+def restore_undecodable_path(path: Path) -> Path:
+    """Undo the ``\\xNN`` escapes the image source writes for file names that are not UTF-8.
+
+    The store keeps UTF-8 text, so such names are stored in a readable escaped form;
+    the file on disk has the raw bytes.
+    """
+    text = str(path)
+    if "\\x" not in text or path.exists():
+        return path
+    raw = _ESCAPED_BYTE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), text)
+    restored = Path(os.fsdecode(os.fsencode(raw)))
+    return restored if restored.exists() else path
 
 
 def guess_image_media_type(path: Path) -> str:
@@ -122,7 +135,7 @@ def guess_image_media_type(path: Path) -> str:
 
 def open_image_file(record: Record) -> ImageFile:
     """The file behind an image record, checked to exist now."""
-    path = find_image_path(record.id, record.metadata)
+    path = restore_undecodable_path(find_image_path(record.id, record.metadata))
     try:
         stat = path.stat()
     except OSError:
@@ -182,7 +195,7 @@ def _flatten_to_rgb(image: Any) -> Any:
 
 
 def _sign(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 class ThumbnailCache:
@@ -191,11 +204,11 @@ class ThumbnailCache:
     def __init__(self, data_dir: Path) -> None:
         self.directory = Path(data_dir) / "thumbnails"
 
-    def get(self, record_id: str, image: ImageFile, size: int) -> Thumbnail:
+    def get(self, record_id: str, image: ImageFile, size: int, namespace: str = "") -> Thumbnail:
         """The cached thumbnail of ``image`` at ``size``, rendering it when missing or stale."""
         size = check_thumbnail_size(size)
         # Ids may hold any character; the cache name uses a digest so none reaches the path.
-        key = _sign("id", record_id)
+        key = _sign("id", namespace, record_id)
         version = _sign(image.etag, str(size))
         folder = self.directory / key[:2]
         target = folder / f"{key}-{size}-{version}.jpg"
@@ -234,3 +247,24 @@ class ThumbnailCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def open_record_image(
+    store: VectorStore, record_id: str, namespace: str | None = None
+) -> ImageFile:
+    """The image file of a stored record (RecordNotFoundError, NoImageError, ImageMissingError)."""
+    _, record = store.get(record_id, namespace)
+    return open_image_file(record)
+
+
+def get_record_thumbnail(
+    store: VectorStore,
+    cache: ThumbnailCache,
+    record_id: str,
+    size: Any = DEFAULT_THUMBNAIL_SIZE,
+    namespace: str | None = None,
+) -> Thumbnail:
+    """The thumbnail of a stored image record, from the cache or freshly rendered."""
+    pixels = check_thumbnail_size(size)
+    found_in, record = store.get(record_id, namespace)
+    return cache.get(record.id, open_image_file(record), pixels, namespace=found_in)

@@ -16,15 +16,17 @@ from ..vectors import VectorService
 from .auth import APIKeyMiddleware
 from .body_limit import BodySizeLimitMiddleware
 from .errors import install_error_handlers
-from .routes import health, namespaces, search, vectors
+from .routes import health, media, namespaces, page, search, vectors
 from .settings import ServerSettings
 
 # A new resource is one router module plus one line here.
 ROUTERS: list[APIRouter] = [
     health.router,
     search.router,
+    media.router,  # before vectors: its /{record_id:path} would swallow .../thumbnail
     vectors.router,
     namespaces.router,
+    page.router,
 ]
 
 

@@ -7,6 +7,7 @@ from the request. This router must be included before the vectors router, whose
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -29,7 +30,9 @@ router = APIRouter(prefix="/api/v1/vectors", tags=["media"])
 CACHE_CONTROL = "private, max-age=300"
 # An original is served as it is on disk; never let a browser run it as a document.
 _ORIGINAL_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox",
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+    ),
     "X-Content-Type-Options": "nosniff",
 }
 
@@ -87,7 +90,8 @@ def get_image(
     return FileResponse(
         image.path,
         media_type=image.media_type,
-        filename=image.path.name,
+        # A name that is not UTF-8 cannot go into a header as it is.
+        filename=os.fsencode(image.path.name).decode("utf-8", "replace"),
         content_disposition_type="inline",
         headers={"ETag": image.etag, "Cache-Control": CACHE_CONTROL, **_ORIGINAL_HEADERS},
     )
