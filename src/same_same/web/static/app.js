@@ -354,6 +354,7 @@
     const cards = results.map((result) => renderCard(result, searched.length > 1));
     const keepScroll = append ? window.scrollY : null;
     els.results.replaceChildren(...cards);
+    els.results.classList.toggle("text-only", results.length > 0 && results.every((r) => !isImageResult(r)));
     if (keepScroll !== null) window.scrollTo(0, keepScroll);
 
     const took = typeof data.took_ms === "number" ? ` in ${Math.round(data.took_ms)} ms` : "";
@@ -369,9 +370,11 @@
     updateLabelOptions(results);
   }
 
+  const isImageResult = (result) => (result.metadata || {}).type === "image";
+
   function renderCard(result, showNamespace) {
     const meta = result.metadata || {};
-    const isImage = meta.type === "image";
+    const isImage = isImageResult(result);
     const card = (isImage ? els.imageCard : els.textCard).content.firstElementChild.cloneNode(true);
     card.dataset.id = result.id;
     card.dataset.namespace = result.namespace || "";
