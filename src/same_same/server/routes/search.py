@@ -110,7 +110,7 @@ def _form_filters(form: FormData) -> Filters | None:
             "required": True,
             "content": {
                 "multipart/form-data": {"schema": _IMAGE_FORM_SCHEMA},
-                "application/json": {"schema": {"$ref": "#/components/schemas/ImageSearchRequest"}},
+                "application/json": {"schema": ImageSearchRequest.model_json_schema()},
             },
         }
     },
