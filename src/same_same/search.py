@@ -18,11 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .embedder_cache import EmbedderCache, has_registered_embedder
 from .embedders import EmbedderOptions
-from .errors import (
-    AmbiguousSpaceError,
-    InvalidInputError,
-    NotFoundError,
-)
+from .errors import AmbiguousSpaceError, InvalidInputError, NotFoundError
 from .filters import parse_filters
 from .hybrid import HybridWeights, candidate_pool_size, parse_hybrid_weights, rerank_hybrid
 from .records import EmbeddingSpace, Match, NamespaceInfo
@@ -52,16 +48,20 @@ class SearchResult:
         }
 
 
-def validate_limit(limit: Any, name: str = "limit") -> int:
+def validate_limit(limit: Any) -> int:
     if isinstance(limit, bool) or not isinstance(limit, int):
-        raise InvalidInputError(f"{name} must be an integer, got {limit!r}")
+        raise InvalidInputError(f"limit must be an integer, got {limit!r}")
     if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInputError(f"{name} must be between 1 and {MAX_LIMIT}, got {limit}")
+        raise InvalidInputError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
     return limit
 
 
 def validate_filters(filters: Any) -> Filters | None:
-    """None, or a filter object that parses (InvalidInputError naming the field at fault)."""
+    """None, or a filter object that parses (InvalidInputError naming the field at fault).
+
+    The store parses filters again; checking here first refuses a bad filter before a
+    query is embedded (which may mean loading a model).
+    """
     if filters is None:
         return None
     parse_filters(filters)
