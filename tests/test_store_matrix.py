@@ -95,3 +95,14 @@ def test_select_top_agrees_with_a_full_sort() -> None:
     ids = [f"{rng.integers(0, 10**6):07d}-{i}" for i in range(500)]
     expected = sorted(range(500), key=lambda i: (-scores[i], ids[i]))[:25]
     assert select_top(scores, ids.__getitem__, 25) == expected
+
+
+def test_append_then_update_and_delete() -> None:
+    matrix = SearchMatrix(dim=2, capacity=2)
+    matrix.append(["a", "b"], np.array([[3, 4], [0, 2]], dtype=np.float32))
+    matrix.append(["c"], np.array([[1, 0]], dtype=np.float32))  # grows
+    np.testing.assert_allclose(matrix.vectors[:3], [[0.6, 0.8], [0, 1], [1, 0]])
+    matrix.upsert(["b"], np.array([[5, 0]]))
+    matrix.delete(["a"])
+    assert sorted(matrix.ids) == ["b", "c"]
+    assert matrix.score(np.array([1, 0], dtype=np.float32)).tolist() == [1.0, 1.0]

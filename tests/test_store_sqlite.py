@@ -332,3 +332,23 @@ def test_search_after_the_namespace_vanishes_between_searches(
     writer.delete_namespace("ns")
     with pytest.raises(NamespaceNotFoundError):
         reader.search(["ns"], np.ones(DIM))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path)
+    store.ensure_namespace("ns", SPACE)
+    parent_conn = store._connection()
+    pid = os.fork()
+    if pid == 0:  # the child: write through the inherited store object
+        code = 1
+        try:
+            store.upsert("ns", [Record("from-child", np.ones(DIM))])
+            code = 0 if store._connection() is not parent_conn else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert store._connection() is parent_conn
+    assert store.get("from-child", "ns")[0] == "ns"
+    store.close()

@@ -57,6 +57,16 @@ class SearchMatrix:
         block = np.asarray(vectors, dtype=np.float32)[positions]  # fancy indexing copies
         self.vectors[rows] = normalize_rows(block)
 
+    def append(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Add rows for ids known to be new and distinct (a namespace read in full)."""
+        start, count = self.size, len(ids)
+        self._reserve(start + count)
+        block = self.vectors[start : start + count]
+        block[...] = vectors
+        normalize_rows(block)
+        self.row_of.update(zip(ids, range(start, start + count), strict=True))
+        self.ids.extend(ids)
+
     def delete(self, ids: Iterable[str]) -> int:
         """Remove rows by id (unknown ids are ignored); returns how many were removed."""
         removed = 0

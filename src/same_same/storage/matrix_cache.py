@@ -92,9 +92,11 @@ class MatrixCache:
         self._checked_seq = -1
 
     def _load(self, conn: sqlite3.Connection, name: str, row: NamespaceRow) -> SearchMatrix:
-        matrix = SearchMatrix(row.space.dim, capacity=row.record_count)
+        # Room for some growth, so the first new record does not copy the whole block.
+        capacity = row.record_count + row.record_count // 8
+        matrix = SearchMatrix(row.space.dim, capacity=capacity)
         cursor = conn.execute("SELECT id, vector FROM records WHERE namespace = ?", (name,))
-        self.stats.rows_read += _read_vectors(cursor, matrix)
+        self.stats.rows_read += _read_vectors(cursor, matrix, fresh=True)
         self.stats.full_loads += 1
         return matrix
 
@@ -112,8 +114,12 @@ class MatrixCache:
         self.stats.incremental_loads += 1
 
 
-def _read_vectors(cursor: sqlite3.Cursor, matrix: SearchMatrix) -> int:
-    """Copy ``(id, vector blob)`` rows into ``matrix`` in blocks; returns how many."""
+def _read_vectors(cursor: sqlite3.Cursor, matrix: SearchMatrix, fresh: bool = False) -> int:
+    """Copy ``(id, vector blob)`` rows into ``matrix`` in blocks; returns how many.
+
+    ``fresh``: the matrix started empty and the ids are unique (a full read), so rows
+    are appended without looking each id up.
+    """
     width = matrix.dim * 4
     total = 0
     while chunk := cursor.fetchmany(_FETCH_ROWS):
@@ -123,7 +129,11 @@ def _read_vectors(cursor: sqlite3.Cursor, matrix: SearchMatrix) -> int:
                 f"stored vectors do not have {matrix.dim} dimensions; the store is damaged"
             )
         vectors = np.frombuffer(blob, dtype="<f4").reshape(len(chunk), matrix.dim)
-        matrix.upsert([record_id for record_id, _ in chunk], vectors)
+        ids = [record_id for record_id, _ in chunk]
+        if fresh:
+            matrix.append(ids, vectors)
+        else:
+            matrix.upsert(ids, vectors)
         total += len(chunk)
     return total
 

@@ -16,6 +16,7 @@ answer ``exact=None`` on large namespaces.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -219,6 +220,7 @@ class SQLiteStore(VectorStore):
     def list_records(
         self, namespace: str, offset: int = 0, limit: int = 100, with_vectors: bool = False
     ) -> list[Record]:
+        """Without ``with_vectors``, each record's vector is an empty array."""
         offset = check_count(offset, "offset", 0)
         limit = check_count(limit, "limit", 0)
         vector_column = ", vector" if with_vectors else ""
@@ -300,7 +302,8 @@ class SQLiteStore(VectorStore):
 
     def _connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and not self._closed:
+        # A forked child must not touch its parent's SQLite connection; it opens its own.
+        if conn is not None and not self._closed and self._local.pid == os.getpid():
             return conn
         with self._connections_lock:
             if self._closed:
@@ -308,6 +311,7 @@ class SQLiteStore(VectorStore):
             conn = connect(self.path)
             self._connections.append(conn)
         self._local.conn = conn
+        self._local.pid = os.getpid()
         return conn
 
     @contextmanager
