@@ -83,8 +83,12 @@ class SQLiteStore(VectorStore):
         self._connections_lock = threading.Lock()
         self._closed = False
         self._cache = MatrixCache()
-        with self._sqlite_errors():
-            ensure_schema(self._connection(), self.path)
+        try:
+            with self._sqlite_errors():
+                ensure_schema(self._connection(), self.path)
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def cache_stats(self) -> CacheStats:
