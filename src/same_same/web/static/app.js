@@ -301,7 +301,11 @@
       state.retry = () => runSearch({ append });
       showError(error);
     } finally {
-      if (sequence === state.sequence) setBusy(false);
+      if (sequence === state.sequence) {
+        setBusy(false);
+        // Lets tests (and anyone scripting the page) wait for a search to finish.
+        document.body.dataset.searches = String(Number(document.body.dataset.searches || 0) + 1);
+      }
     }
   }
 
