@@ -1,0 +1,184 @@
+"""Running a CLIP model with PyTorch: loading it once per process, encoding batches.
+
+A backend turns token-free inputs into raw (unnormalised) float32 features; the
+embedder does batching and normalisation. Another backend (ONNX) only has to offer
+the same three members: ``preprocess``, ``encode_texts`` and ``encode_pixels``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+from ...errors import ModelUnavailableError, SameSameError
+from .device import is_out_of_memory, out_of_memory_error, precision_for
+from .names import ModelChoice
+from .preprocess import PreprocessConfig
+from .text import encode_text_tokens
+from .weights import (
+    HUB_SAFE_WEIGHTS_NAME,
+    HUB_WEIGHTS_NAME,
+    fetch_hub_file,
+    first_line,
+    locate_tag_weights,
+)
+
+# random initialisation is seeded so "--clip-pretrain none" means the same model in
+# every process, and a namespace written with it can still be queried
+RANDOM_INIT_SEED = 0
+
+
+class CLIPBackend(Protocol):
+    device: str
+    preprocess: PreprocessConfig
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray: ...
+
+
+class TorchCLIP:
+    """An open_clip model on one device, in eval mode, with its tokenizer."""
+
+    def __init__(
+        self, model: Any, tokenizer: Any, device: str, preprocess: PreprocessConfig, label: str
+    ) -> None:
+        import torch
+
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.preprocess = preprocess
+        self.label = label
+        self.dtype = torch.float16 if precision_for(device) == "fp16" else torch.float32
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
+
+        tokens = self.tokenizer(list(texts)).to(self.device)
+        with self._translating_out_of_memory(len(texts)), torch.inference_mode():
+            features = encode_text_tokens(self.model, tokens)
+        return features.float().cpu().numpy()
+
+    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        import torch
+
+        batch = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
+        with self._translating_out_of_memory(len(pixels)), torch.inference_mode():
+            features = self.model.encode_image(batch.to(self.device, dtype=self.dtype))
+        return features.float().cpu().numpy()
+
+    @contextlib.contextmanager
+    def _translating_out_of_memory(self, batch_size: int) -> Iterator[None]:
+        try:
+            yield
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                raise out_of_memory_error(self.device, self.label, batch_size) from None
+            raise
+
+
+_LOADED: dict[tuple[str, str, str], TorchCLIP] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_torch_clip(choice: ModelChoice, device: str, batch_size: int = 32) -> TorchCLIP:
+    """The model of ``choice`` on ``device``, built on first use and then shared."""
+    key = (choice.model, choice.pretrained, device)
+    with _LOAD_LOCK:
+        loaded = _LOADED.get(key)
+        if loaded is None:
+            loaded = _build(choice, device, batch_size)
+            _LOADED[key] = loaded
+        return loaded
+
+
+def forget_loaded_models() -> None:
+    """Drop every cached model (tests; a server freeing memory)."""
+    with _LOAD_LOCK:
+        _LOADED.clear()
+
+
+def _build(choice: ModelChoice, device: str, batch_size: int) -> TorchCLIP:
+    import open_clip
+    from open_clip.model import get_model_preprocess_cfg
+
+    checkpoint = _locate_weights(choice)
+    seeded = choice.weights == "random"
+    try:
+        with _quiet_open_clip_logging(), _seeded_rng(seeded):
+            model = open_clip.create_model(
+                choice.open_clip_name,
+                pretrained=checkpoint,
+                precision=precision_for(device),
+                device=device,
+                force_quick_gelu=choice.quick_gelu,
+                force_preprocess_cfg=choice.preprocess_overrides or None,
+                # the whole CLIP checkpoint is loaded; never fetch separate tower weights
+                pretrained_text=False,
+            )
+            tokenizer = open_clip.get_tokenizer(choice.open_clip_name)
+    except SameSameError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - translated into one line for the user
+        if is_out_of_memory(exc):
+            raise out_of_memory_error(device, choice.describe(), batch_size) from None
+        raise ModelUnavailableError(
+            f"cannot load CLIP model {choice.describe()}: {first_line(exc)}"
+        ) from exc
+    model.eval()
+    model.requires_grad_(False)
+    preprocess = PreprocessConfig.from_open_clip(get_model_preprocess_cfg(model))
+    return TorchCLIP(model, tokenizer, device, preprocess, choice.describe())
+
+
+def _locate_weights(choice: ModelChoice) -> str | None:
+    """A local checkpoint path for create_model, or None (random, or the folder has it)."""
+    import open_clip
+
+    if choice.weights == "tag":
+        cfg = open_clip.get_pretrained_cfg(choice.open_clip_name, choice.pretrained)
+        return locate_tag_weights(choice.open_clip_name, choice.pretrained, dict(cfg))
+    if choice.weights == "file":
+        return choice.weights_file
+    if choice.hub_repo:
+        # lands next to the already fetched open_clip_config.json, where local-dir: looks
+        fetch_hub_file(
+            choice.hub_repo, [HUB_SAFE_WEIGHTS_NAME, HUB_WEIGHTS_NAME], f"weights {choice.model}"
+        )
+    return None
+
+
+@contextlib.contextmanager
+def _seeded_rng(enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_INIT_SEED)
+        yield
+
+
+@contextlib.contextmanager
+def _quiet_open_clip_logging() -> Iterator[None]:
+    """open_clip logs through the root logger's module functions, which install a
+    stderr handler (``basicConfig``) when none exists and then print "No pretrained
+    weights loaded" style lines into the CLI's output. A temporary NullHandler keeps
+    the root logger configured as the application left it."""
+    root = logging.getLogger()
+    if root.handlers:
+        yield
+        return
+    handler = logging.NullHandler()
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
