@@ -352,3 +352,20 @@ def test_a_forked_child_opens_its_own_connection(tmp_path: Path) -> None:
     assert store._connection() is parent_conn
     assert store.get("from-child", "ns")[0] == "ns"
     store.close()
+
+
+def test_a_change_counter_that_went_back_means_a_full_reload(
+    pair: tuple[SQLiteStore, SQLiteStore], rng: np.random.Generator
+) -> None:
+    """As after restoring an older copy of the file: the counter is lower than the reader
+    last saw, so nothing the reader remembers can be trusted."""
+    writer, reader = pair
+    writer.ensure_namespace("ns", SPACE)
+    writer.upsert("ns", records(rng, 5))
+    reader.search(["ns"], np.ones(DIM))
+    raw = sqlite3.connect(writer.path, isolation_level=None)
+    raw.execute("DELETE FROM records WHERE id = 'r0000'")  # not logged, like a restore
+    raw.execute("UPDATE store_state SET value = 1 WHERE key = 'seq'")
+    raw.close()
+    assert len(reader.search(["ns"], np.ones(DIM), limit=100)) == 4
+    assert reader.cache_stats.full_loads == 2

@@ -62,6 +62,8 @@ class MatrixCache:
         seq = _read_state(conn, "seq")
         if seq == self._checked_seq:
             return
+        if seq < self._checked_seq:
+            self._entries.clear()  # the file was replaced (a restored backup): start over
         self.namespaces = _read_namespaces(conn)
         horizon = _read_state(conn, "deletions_horizon")
         for name, entry in list(self._entries.items()):
