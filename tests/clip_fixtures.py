@@ -48,3 +48,13 @@ def real_photo_paths() -> list[Path]:
     paths = [skimage_dir / name for name in names]
     paths.append(Path(matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
     return [p for p in paths if p.is_file()]
+
+
+__all__ = [
+    "HELD_OUT_SEED",
+    "real_photo_paths",
+    "shared_tiny_embedder",
+    "tiny_embedder",
+    "tiny_model_paths",
+    "torch",
+]

@@ -130,6 +130,11 @@ class CLIPEmbedder(Embedder):
     def is_loaded(self) -> bool:
         return self._backend is not None
 
+    @property
+    def backend(self) -> CLIPBackend:
+        """The loaded model runner (a ``TorchCLIP`` for the torch backend); loads it."""
+        return self._load_backend()
+
     def load(self) -> CLIPEmbedder:
         """Load the weights now instead of on the first call (fails fast, e.g. offline)."""
         self._load_backend()
