@@ -27,8 +27,13 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield path
 
 
-def run_cli(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str,
+    data_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run the real ``same-same`` command in a subprocess (``python -m same_same``)."""
     full_env = dict(os.environ)
     if data_dir is not None:
@@ -36,7 +41,11 @@ def run_cli(*args: str, data_dir: Path | None = None, env: dict[str, str] | None
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "same_same", *args],
-        capture_output=True, text=True, env=full_env, timeout=timeout, cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd,
     )
 
 
@@ -44,8 +53,9 @@ def run_cli(*args: str, data_dir: Path | None = None, env: dict[str, str] | None
 def cli(data_dir: Path):  # type: ignore[no-untyped-def]
     """``cli("ingest", "demo")`` runs the real CLI against this test's store."""
 
-    def invoke(*args: str, env: dict[str, str] | None = None, timeout: float = 300,
-               cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def invoke(
+        *args: str, env: dict[str, str] | None = None, timeout: float = 300, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return run_cli(*args, data_dir=data_dir, env=env, timeout=timeout, cwd=cwd)
 
     return invoke

@@ -11,7 +11,10 @@ from same_same.cli.options import normalize_boolean_values
 from same_same.records import EmbeddingSpace
 from same_same.storage import open_store
 
-RECURSIVE = {"--recursive": ("--recursive", "--no-recursive"), "-r": ("--recursive", "--no-recursive")}
+RECURSIVE = {
+    "--recursive": ("--recursive", "--no-recursive"),
+    "-r": ("--recursive", "--no-recursive"),
+}
 
 
 def namespaces(cli) -> dict[str, dict]:  # type: ignore[no-untyped-def]
@@ -54,8 +57,17 @@ def test_csv_columns_types_and_bad_rows(cli, data_dir: Path, tmp_path: Path) -> 
         "A4,too,many,cells,here,extra\n",
         encoding="utf-8",
     )
-    result = cli("ingest", "-n", "products", "--text-col", "description", "--id-col", "sku",
-                 str(csv_path), "--json")
+    result = cli(
+        "ingest",
+        "-n",
+        "products",
+        "--text-col",
+        "description",
+        "--id-col",
+        "sku",
+        str(csv_path),
+        "--json",
+    )
     assert result.returncode == 3, result.stderr
     report = json.loads(result.stdout)
     assert (report["stored"], report["skipped"]) == (2, 2)
@@ -76,7 +88,12 @@ def test_csv_meta_col_keeps_only_named_columns(cli, data_dir: Path, tmp_path: Pa
     assert cli("ingest", "--meta-col", "author,year", str(csv_path)).returncode == 0
     with open_store(data_dir) as store:
         [record] = store.list_records("default")
-    assert record.metadata == {"author": "Ann", "year": 1999, "type": "text", "namespace": "default"}
+    assert record.metadata == {
+        "author": "Ann",
+        "year": 1999,
+        "type": "text",
+        "namespace": "default",
+    }
 
 
 def test_csv_without_the_text_column_is_one_line(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -107,7 +124,9 @@ def test_jsonl_broken_lines_are_reported_and_ids_are_stable(cli, tmp_path: Path)
     assert "skipping data.jsonl line 5: no text field" in result.stderr
 
     # Editing one record's metadata updates it in place: same count, new value.
-    path.write_text('{"text": "First quote", "author": "Author One", "year": 2020}\n', encoding="utf-8")
+    path.write_text(
+        '{"text": "First quote", "author": "Author One", "year": 2020}\n', encoding="utf-8"
+    )
     rerun = cli("ingest", str(path), "--json")
     assert json.loads(rerun.stdout)["reused"] == 1
     assert namespaces(cli)["default"]["count"] == 2
@@ -115,8 +134,9 @@ def test_jsonl_broken_lines_are_reported_and_ids_are_stable(cli, tmp_path: Path)
 
 def test_ndjson_and_json_sources(cli, data_dir: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "a.ndjson").write_text('{"id": "n1", "text": "ndjson line"}\n', encoding="utf-8")
-    (tmp_path / "b.json").write_text(json.dumps({"records": [{"id": "j1", "body": "json body"}]}),
-                                     encoding="utf-8")
+    (tmp_path / "b.json").write_text(
+        json.dumps({"records": [{"id": "j1", "body": "json body"}]}), encoding="utf-8"
+    )
     assert cli("ingest", str(tmp_path / "a.ndjson")).returncode == 0
     assert cli("ingest", "json:" + str(tmp_path / "b.json")).returncode == 0
     with open_store(data_dir) as store:
@@ -128,12 +148,17 @@ def test_ndjson_and_json_sources(cli, data_dir: Path, tmp_path: Path) -> None:  
     [
         (["ingest", "missing.csv"], "no such file"),
         (["ingest", "nosuchsource"], "unknown source 'nosuchsource'; known sources: csv:ARG, demo"),
-        (["ingest", "-e", "nosuch", "demo"], "unknown embedder 'nosuch'; known: clip, local, minilm"),
+        (
+            ["ingest", "-e", "nosuch", "demo"],
+            "unknown embedder 'nosuch'; known: clip, local, minilm",
+        ),
         (["ingest", "--recursive=maybe", "demo"], "--recursive takes true or false"),
         (["ingest", "--batch-size", "0", "demo"], "--batch-size"),
     ],
 )
-def test_bad_invocations_are_one_line_and_write_nothing(cli, data_dir: Path, args, expected) -> None:  # type: ignore[no-untyped-def]
+def test_bad_invocations_are_one_line_and_write_nothing(
+    cli, data_dir: Path, args, expected
+) -> None:  # type: ignore[no-untyped-def]
     result = cli(*args)
     assert result.returncode != 0
     assert expected in result.stderr
@@ -162,7 +187,10 @@ def test_namespace_of_another_space_is_refused(cli, data_dir: Path) -> None:  # 
 
 
 def test_boolean_flag_spellings() -> None:
-    assert normalize_boolean_values(["--recursive=false", "images:x"], RECURSIVE) == ["--no-recursive", "images:x"]
+    assert normalize_boolean_values(["--recursive=false", "images:x"], RECURSIVE) == [
+        "--no-recursive",
+        "images:x",
+    ]
     assert normalize_boolean_values(["-r=false"], RECURSIVE) == ["--no-recursive"]
     assert normalize_boolean_values(["-r=TRUE"], RECURSIVE) == ["--recursive"]
     assert normalize_boolean_values(["--", "-r=false"], RECURSIVE) == ["--", "-r=false"]

@@ -18,17 +18,30 @@ def test_server_answers_while_ingest_writes(tmp_path: Path, data_dir: Path) -> N
     source = tmp_path / "stream.jsonl"
     with source.open("w", encoding="utf-8") as handle:
         for i in range(RECORDS):
-            handle.write(json.dumps({"id": f"s{i}", "text": f"note {i} on subject {i % 50}", "n": i}) + "\n")
+            handle.write(
+                json.dumps({"id": f"s{i}", "text": f"note {i} on subject {i % 50}", "n": i}) + "\n"
+            )
 
     with running_server(data_dir) as base:  # started before anything was ingested
         status, body = fetch_json("POST", base + "/api/v1/search", {"text": "subject 7"})
         assert status == 404 and "ingest" in json.dumps(body)
 
         ingest = subprocess.Popen(
-            [sys.executable, "-m", "same_same", "ingest", "-q", "-n", "live", "--batch-size", "100",
-             str(source)],
+            [
+                sys.executable,
+                "-m",
+                "same_same",
+                "ingest",
+                "-q",
+                "-n",
+                "live",
+                "--batch-size",
+                "100",
+                str(source),
+            ],
             env=dict(os.environ, SAME_SAME_DATA_DIR=str(data_dir)),
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         statuses: list[int] = []
         counts: list[int] = []
@@ -36,9 +49,11 @@ def test_server_answers_while_ingest_writes(tmp_path: Path, data_dir: Path) -> N
 
         def hammer() -> None:
             while ingest.poll() is None:
-                status, body = fetch_json("POST", base + "/api/v1/search",
-                                          {"text": "note on subject 7", "limit": 5,
-                                           "filters": {"n": {"gte": 0}}})
+                status, body = fetch_json(
+                    "POST",
+                    base + "/api/v1/search",
+                    {"text": "note on subject 7", "limit": 5, "filters": {"n": {"gte": 0}}},
+                )
                 statuses.append(status)
                 if status == 200:
                     assert all(r["namespace"] == "live" for r in body["results"])
@@ -65,8 +80,11 @@ def test_server_answers_while_ingest_writes(tmp_path: Path, data_dir: Path) -> N
         # No restart: the server sees everything that was committed.
         status, body = fetch_json("GET", base + "/api/v1/vectors/count?namespace=live")
         assert (status, body["count"]) == (200, RECORDS)
-        status, body = fetch_json("POST", base + "/api/v1/search",
-                                  {"text": "note 5999 on subject 49", "limit": 1, "namespace": "live"})
+        status, body = fetch_json(
+            "POST",
+            base + "/api/v1/search",
+            {"text": "note 5999 on subject 49", "limit": 1, "namespace": "live"},
+        )
         assert status == 200 and body["results"][0]["id"] == "s5999"
 
 

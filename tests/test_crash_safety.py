@@ -19,7 +19,10 @@ BATCH = 50
 def write_jsonl(path: Path) -> None:
     with path.open("w", encoding="utf-8") as handle:
         for i in range(RECORDS):
-            handle.write(json.dumps({"id": f"r{i}", "text": f"record number {i} about topic {i % 97}"}) + "\n")
+            handle.write(
+                json.dumps({"id": f"r{i}", "text": f"record number {i} about topic {i % 97}"})
+                + "\n"
+            )
 
 
 def count_or_zero(data_dir: Path) -> int:
@@ -32,8 +35,18 @@ def count_or_zero(data_dir: Path) -> int:
 def test_sigkill_mid_ingest_then_rerun(tmp_path: Path, data_dir: Path) -> None:
     source = tmp_path / "big.jsonl"
     write_jsonl(source)
-    command = [sys.executable, "-m", "same_same", "ingest", "-q", "-n", "crash",
-               "--batch-size", str(BATCH), str(source)]
+    command = [
+        sys.executable,
+        "-m",
+        "same_same",
+        "ingest",
+        "-q",
+        "-n",
+        "crash",
+        "--batch-size",
+        str(BATCH),
+        str(source),
+    ]
     env = dict(os.environ, SAME_SAME_DATA_DIR=str(data_dir))
 
     counts = []
@@ -45,7 +58,9 @@ def test_sigkill_mid_ingest_then_rerun(tmp_path: Path, data_dir: Path) -> None:
             if count_or_zero(data_dir) >= baseline + kill_after:
                 break
             time.sleep(0.005)
-        assert proc.poll() is None, "ingest finished before it could be killed; make the input bigger"
+        assert proc.poll() is None, (
+            "ingest finished before it could be killed; make the input bigger"
+        )
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         count = count_or_zero(data_dir)  # the store opens and reads after the kill
@@ -53,7 +68,9 @@ def test_sigkill_mid_ingest_then_rerun(tmp_path: Path, data_dir: Path) -> None:
         assert count % BATCH == 0, "a batch was half-committed"
         counts.append(count)
 
-    rerun = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True, timeout=600)
+    rerun = subprocess.run(
+        [*command, "--json"], env=env, capture_output=True, text=True, timeout=600
+    )
     assert rerun.returncode == 0, rerun.stderr
     report = json.loads(rerun.stdout)
     assert report["unchanged"] == counts[-1]

@@ -11,7 +11,11 @@ DEFAULT_NAMESPACE = "default"
 
 
 def default_data_dir() -> Path:
-    """``$SAME_SAME_DATA_DIR``, else ``$XDG_DATA_HOME/same-same``, else ``~/.local/share/same-same``."""
+    """``$SAME_SAME_DATA_DIR``, else ``$XDG_DATA_HOME/same-same``,
+    else ``~/.local/share/same-same``.
+
+    One store per user by default, where XDG says user data belongs.
+    """
     env = os.environ.get(DATA_DIR_ENV)
     if env:
         return Path(env).expanduser()

@@ -10,6 +10,7 @@ import click
 
 from .. import __version__
 from ..errors import SameSameError
+from .demo import demo_command
 from .ingest import ingest_command
 from .inspect import namespaces_command
 from .search import search_command
@@ -35,12 +36,7 @@ cli.add_command(search_command)
 cli.add_command(serve_command)
 cli.add_command(namespaces_command)
 
-try:
-    from .demo import demo_command
-except ImportError:  # pragma: no cover - demo is part of the package
-    pass
-else:
-    cli.add_command(demo_command)
+cli.add_command(demo_command)
 
 
 def format_error(error: SameSameError) -> str:

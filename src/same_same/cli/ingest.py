@@ -32,31 +32,65 @@ def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.command("ingest", cls=IngestCommand)
 @click.argument("source")
 @click.option(
-    "-e", "--embedder", envvar=EMBEDDER_ENV, default=DEFAULT_EMBEDDER, show_default=True,
+    "-e",
+    "--embedder",
+    envvar=EMBEDDER_ENV,
+    default=DEFAULT_EMBEDDER,
+    show_default=True,
     help=f"Embedder by name: local, clip, minilm [env {EMBEDDER_ENV}].",
 )
 @namespace_option()
 @data_dir_option
-@click.option("--batch-size", type=click.IntRange(1, 4096), default=32, show_default=True,
-              help="Items per model batch and per committed transaction.")
-@click.option("--sample", type=click.IntRange(1), default=None, help="Ingest a random sample of N items.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 4096),
+    default=32,
+    show_default=True,
+    help="Items per model batch and per committed transaction.",
+)
+@click.option(
+    "--sample", type=click.IntRange(1), default=None, help="Ingest a random sample of N items."
+)
 @click.option("--dry-run", is_flag=True, help="Read and embed, write nothing.")
 @click.option("-v", "--verbose", is_flag=True, help="One line per item.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--text-col", default=None, help="CSV/JSON: the field holding the text.")
 @click.option("--id-col", default=None, help="CSV/JSON: the field holding a stable id.")
-@click.option("--meta-col", multiple=True, help="CSV/JSON: keep only these fields as metadata (repeat or comma-separate).")
-@click.option("-r", "--recursive/--no-recursive", default=True, show_default=True,
-              help="images: also scan subfolders (--recursive=false, -r=false to stay in the top folder).")
+@click.option(
+    "--meta-col",
+    multiple=True,
+    help="CSV/JSON: keep only these fields as metadata (repeat or comma-separate).",
+)
+@click.option(
+    "-r",
+    "--recursive/--no-recursive",
+    default=True,
+    show_default=True,
+    help="images: also scan subfolders (--recursive=false, -r=false to stay in the top folder).",
+)
 @click.option("--prune", is_flag=True, help="images: remove records of files that are gone.")
-@click.option("--clip-model", default=None,
-              help="clip: architecture (ViT-B-32), hf-hub: name, or model config JSON [env SAME_SAME_CLIP_MODEL].")
-@click.option("--clip-pretrain", default=None,
-              help="clip: pretrained tag (openai), hf-hub: name, or local checkpoint [env SAME_SAME_CLIP_PRETRAIN].")
-@click.option("--device", default="auto", show_default=True, help="clip: auto, cpu, cuda, cuda:N or mps.")
+@click.option(
+    "--clip-model",
+    default=None,
+    help="clip: architecture (ViT-B-32), hf-hub: name or model config JSON "
+    "[env SAME_SAME_CLIP_MODEL].",
+)
+@click.option(
+    "--clip-pretrain",
+    default=None,
+    help="clip: pretrained tag (openai), hf-hub: name or local checkpoint "
+    "[env SAME_SAME_CLIP_PRETRAIN].",
+)
+@click.option(
+    "--device", default="auto", show_default=True, help="clip: auto, cpu, cuda, cuda:N or mps."
+)
 @click.option("--backend", default=None, help="clip: inference backend (torch, onnx).")
-@click.option("--workers", type=click.IntRange(0, 256), default=None,
-              help="images: decoding workers (default: one per core).")
+@click.option(
+    "--workers",
+    type=click.IntRange(0, 256),
+    default=None,
+    help="images: decoding workers (default: one per core).",
+)
 @json_option
 def ingest_command(
     source: str,
@@ -94,21 +128,39 @@ def ingest_command(
     """
     opened = open_source(
         source,
-        SourceOptions(text_col=text_col, id_col=id_col, meta_cols=split_columns(meta_col), recursive=recursive),
+        SourceOptions(
+            text_col=text_col, id_col=id_col, meta_cols=split_columns(meta_col), recursive=recursive
+        ),
     )
     model = create_embedder(
         embedder,
-        EmbedderOptions(model=clip_model, pretrained=clip_pretrain, device=device, backend=backend,
-                        batch_size=batch_size),
+        EmbedderOptions(
+            model=clip_model,
+            pretrained=clip_pretrain,
+            device=device,
+            backend=backend,
+            batch_size=batch_size,
+        ),
     )
     if opened.modality == "image" and not model.supports_images:
         raise click.UsageError(f"{opened.describe()} holds images; embed them with -e clip")
     model.prepare()
-    progress = Progress(unit="images" if opened.modality == "image" else "records", enabled=not quiet)
+    progress = Progress(
+        unit="images" if opened.modality == "image" else "records", enabled=not quiet
+    )
     with open_store(resolve_data_dir(data_dir)) as store:
         report = run_ingest(
-            store, model, opened, namespace=namespace, batch_size=batch_size, dry_run=dry_run,
-            sample=sample, prune=prune, progress=progress, verbose=verbose, workers=workers,
+            store,
+            model,
+            opened,
+            namespace=namespace,
+            batch_size=batch_size,
+            dry_run=dry_run,
+            sample=sample,
+            prune=prune,
+            progress=progress,
+            verbose=verbose,
+            workers=workers,
         )
     for line in report.summary_lines():
         click.echo(line, err=True)

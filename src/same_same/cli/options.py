@@ -62,7 +62,9 @@ def data_dir_option(func: F) -> F:
     )(func)
 
 
-def namespace_option(default: str | None = DEFAULT_NAMESPACE, help_text: str | None = None) -> Callable[[F], F]:
+def namespace_option(
+    default: str | None = DEFAULT_NAMESPACE, help_text: str | None = None
+) -> Callable[[F], F]:
     return click.option(
         "-n",
         "--namespace",

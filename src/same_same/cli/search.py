@@ -40,12 +40,23 @@ def format_match(rank: int, match: Match) -> str:
 
 @click.command("search")
 @click.argument("text", required=False)
-@click.option("--image", "image_path", type=click.Path(dir_okay=False), default=None,
-              help="Search by an image file instead of text.")
-@click.option("--like", "like_id", default=None, help="Search by a stored record's id (more like this).")
-@namespace_option(default=None, help_text="Namespace (default: every namespace of the query's space).")
+@click.option(
+    "--image",
+    "image_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Search by an image file instead of text.",
+)
+@click.option(
+    "--like", "like_id", default=None, help="Search by a stored record's id (more like this)."
+)
+@namespace_option(
+    default=None, help_text="Namespace (default: every namespace of the query's space)."
+)
 @click.option("-k", "--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
-@click.option("--filter", "filters", default=None, help='Metadata filters as JSON: {"year": {"gte": 1900}}.')
+@click.option(
+    "--filter", "filters", default=None, help='Metadata filters as JSON: {"year": {"gte": 1900}}.'
+)
 @data_dir_option
 @json_option
 def search_command(
@@ -68,16 +79,21 @@ def search_command(
     with open_store(resolve_data_dir(data_dir)) as store:
         service = SearchService(store)
         if text:
-            result = service.search_text(text, namespace=namespace, limit=limit, filters=parsed_filters)
+            result = service.search_text(
+                text, namespace=namespace, limit=limit, filters=parsed_filters
+            )
         elif image_path:
             path = Path(image_path).expanduser()
             if not path.is_file():
                 raise InvalidInputError(f"no such file: {path}")
-            result = service.search_image(path.read_bytes(), namespace=namespace, limit=limit,
-                                          filters=parsed_filters)
+            result = service.search_image(
+                path.read_bytes(), namespace=namespace, limit=limit, filters=parsed_filters
+            )
         else:
             assert like_id is not None
-            result = service.search_similar(like_id, namespace=namespace, limit=limit, filters=parsed_filters)
+            result = service.search_similar(
+                like_id, namespace=namespace, limit=limit, filters=parsed_filters
+            )
     matches = result.matches
     if as_json:
         click.echo(json.dumps({"results": [m.to_dict() for m in matches], "total": len(matches)}))

@@ -9,16 +9,28 @@ from .options import data_dir_option
 
 
 @click.command("serve")
-@click.option("-a", "--addr", default="127.0.0.1:8080", show_default=True,
-              help="HOST:PORT to listen on; ':8080' or '0.0.0.0:8080' to expose it.")
+@click.option(
+    "-a",
+    "--addr",
+    default="127.0.0.1:8080",
+    show_default=True,
+    help="HOST:PORT to listen on; ':8080' or '0.0.0.0:8080' to expose it.",
+)
 @click.option("-d", "--debug", is_flag=True, help="Debug logs.")
-@click.option("--api-key", envvar=API_KEY_ENV, default=None,
-              help=f"Require this key on /api/* (Authorization: Bearer KEY or X-API-Key) [env {API_KEY_ENV}].")
+@click.option(
+    "--api-key",
+    envvar=API_KEY_ENV,
+    default=None,
+    help="Require this key on /api/* (Authorization: Bearer KEY or X-API-Key) "
+    f"[env {API_KEY_ENV}].",
+)
 @data_dir_option
 def serve_command(addr: str, debug: bool, api_key: str | None, data_dir: str | None) -> None:
     """Serve the REST API (/api/v1/...) and the search page (/)."""
     from ..server import ServerSettings, parse_addr, serve
 
     host, port = parse_addr(addr)
-    settings = ServerSettings(data_dir=resolve_data_dir(data_dir), api_key=api_key or None, debug=debug)
+    settings = ServerSettings(
+        data_dir=resolve_data_dir(data_dir), api_key=api_key or None, debug=debug
+    )
     serve(settings, host=host, port=port)

@@ -42,7 +42,9 @@ def create_embedder(name: str, options: EmbedderOptions | None = None) -> Embedd
     return _EMBEDDERS[canonical_embedder_name(name)](options or EmbedderOptions())
 
 
-def create_embedder_for_space(space: EmbeddingSpace, options: EmbedderOptions | None = None) -> Embedder:
+def create_embedder_for_space(
+    space: EmbeddingSpace, options: EmbedderOptions | None = None
+) -> Embedder:
     """The embedder that made a namespace's vectors, to embed queries in the same space."""
     base = options or EmbedderOptions()
     opts = EmbedderOptions(

@@ -54,7 +54,7 @@ def extract_features(text: str) -> Counter[str]:
         padded = f"<{word}>"
         for i in range(len(padded) - 2):
             features["c:" + padded[i : i + 3]] += 1
-    for left, right in zip(words, words[1:]):
+    for left, right in zip(words, words[1:], strict=False):
         features[f"b:{left} {right}"] += 1
     return features
 

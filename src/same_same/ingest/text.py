@@ -116,7 +116,9 @@ def _ingest_batch(
     verbose: bool,
 ) -> None:
     # Later duplicates of an id within a batch win, as they would across batches.
-    prepared = {record_id: (text, meta) for record_id, text, meta in (_prepare(i, namespace) for i in batch)}
+    prepared = {
+        record_id: (text, meta) for record_id, text, meta in (_prepare(i, namespace) for i in batch)
+    }
     ids = list(prepared)
     hashes = {record_id: hash_text(text) for record_id, (text, _) in prepared.items()}
     stored_hashes = store.get_content_hashes(namespace, ids) if not dry_run else {}
@@ -148,7 +150,7 @@ def _ingest_batch(
             report.reused += 1
     if to_embed:
         vectors_new = embedder.embed_texts([prepared[i][0] for i in to_embed])
-        for record_id, vector in zip(to_embed, vectors_new):
+        for record_id, vector in zip(to_embed, vectors_new, strict=True):
             text, meta = prepared[record_id]
             records.append(Record(record_id, vector, text, meta, hashes[record_id]))
     if records and not dry_run:

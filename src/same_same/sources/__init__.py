@@ -49,7 +49,7 @@ def _known() -> str:
 
 
 def parse_source_spec(spec: str) -> tuple[str, str]:
-    """``"images:./photos"`` -> ``("images", "./photos")``; ``"data.csv"`` -> ``("csv", "data.csv")``."""
+    """``"images:./photos"`` -> ``("images", "./photos")``; ``"a.csv"`` -> ``("csv", "a.csv")``."""
     name, sep, arg = spec.partition(":")
     if sep and name in _SOURCES and _SOURCES[name].takes_argument:
         if not arg:
@@ -122,21 +122,37 @@ def _image_list(arg: str, options: SourceOptions) -> Source:
     return ImageListSource(Path(arg).expanduser())
 
 
-register_source("demo", _demo, takes_argument=False, summary="20+ built-in quotes with author, year, tags")
+register_source(
+    "demo", _demo, takes_argument=False, summary="20+ built-in quotes with author, year, tags"
+)
 register_source("quotes-small", _demo, takes_argument=False, summary="alias of demo")
 register_source("quotes", _quotes, takes_argument=False, summary="the full built-in quotes set")
 register_source(
-    "quotes-file", _quotes_file, takes_argument=True,
-    summary="a text file, one 'Quote — Author' per line", extensions=(".txt",),
+    "quotes-file",
+    _quotes_file,
+    takes_argument=True,
+    summary="a text file, one 'Quote — Author' per line",
+    extensions=(".txt",),
 )
-register_source("csv", _csv, takes_argument=True, summary="a CSV file with a header row", extensions=(".csv",))
 register_source(
-    "jsonl", _jsonl, takes_argument=True, summary="JSON Lines, one object per line",
+    "csv", _csv, takes_argument=True, summary="a CSV file with a header row", extensions=(".csv",)
+)
+register_source(
+    "jsonl",
+    _jsonl,
+    takes_argument=True,
+    summary="JSON Lines, one object per line",
     extensions=(".jsonl", ".ndjson"),
 )
-register_source("json", _json, takes_argument=True, summary="a JSON array of objects", extensions=(".json",))
-register_source("images", _images, takes_argument=True, summary="a folder of images (recursive by default)")
-register_source("image-list", _image_list, takes_argument=True, summary="a file listing image paths[,labels]")
+register_source(
+    "json", _json, takes_argument=True, summary="a JSON array of objects", extensions=(".json",)
+)
+register_source(
+    "images", _images, takes_argument=True, summary="a folder of images (recursive by default)"
+)
+register_source(
+    "image-list", _image_list, takes_argument=True, summary="a file listing image paths[,labels]"
+)
 
 __all__ = [
     "BadItem",

@@ -38,7 +38,9 @@ class BuiltinQuotesSource(Source):
     def items(self) -> Iterator[SourceItem | BadItem]:
         for quote in self._quotes:
             metadata = {k: v for k, v in quote.items() if k not in ("id", "text", "demo")}
-            yield SourceItem(location=quote["id"], id=quote["id"], text=quote["text"], metadata=metadata)
+            yield SourceItem(
+                location=quote["id"], id=quote["id"], text=quote["text"], metadata=metadata
+            )
 
 
 def split_quote_line(line: str) -> tuple[str, str | None]:
@@ -50,7 +52,7 @@ def split_quote_line(line: str) -> tuple[str, str | None]:
 
 
 class QuotesFileSource(Source):
-    """A text file with one quote per line, optionally ``— Author`` at its end (upstream's format)."""
+    """A text file with one quote per line, optionally ``— Author`` at its end (upstream)."""
 
     def __init__(self, path: Path) -> None:
         if not path.is_file():

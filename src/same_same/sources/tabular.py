@@ -56,7 +56,9 @@ class _RecordMapper:
     def map(self, row: Mapping[str, Any], location: str) -> SourceItem | BadItem:
         text_field = self.text_field(row)
         if text_field is None:
-            return BadItem(location, f"no text field (looked for {', '.join(TEXT_FIELDS)}; use --text-col)")
+            return BadItem(
+                location, f"no text field (looked for {', '.join(TEXT_FIELDS)}; use --text-col)"
+            )
         if text_field not in row:
             return BadItem(location, f"no {text_field!r} field")
         text = row[text_field]
@@ -80,7 +82,7 @@ class _RecordMapper:
 
 
 class CSVSource(Source):
-    """A CSV file with a header row; ``--text-col`` names the text, other columns become metadata."""
+    """A CSV file with a header row; ``--text-col`` names the text, other columns are metadata."""
 
     def __init__(self, path: Path, options: SourceOptions) -> None:
         _require_file(path)
@@ -177,7 +179,10 @@ class JSONSource(Source):
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SourceError(f"{path}: invalid JSON: {exc}") from None
         if isinstance(data, dict):
-            data = next((data[k] for k in ("records", "data", "items") if isinstance(data.get(k), list)), None)
+            data = next(
+                (data[k] for k in ("records", "data", "items") if isinstance(data.get(k), list)),
+                None,
+            )
         if not isinstance(data, list):
             raise SourceError(f"{path}: expected a JSON array of objects (or records/data/items)")
         self._rows: list[Any] = data
