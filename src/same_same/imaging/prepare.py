@@ -1,0 +1,111 @@
+"""One image file made ready for a model: read once, hashed, decoded small, preprocessed.
+
+This is the work an ingest hands to its decode workers. It needs only PIL and numpy
+(never torch), holds no shared state and releases the GIL in its heavy parts (file
+reads, hashing, JPEG decoding and resizing in Pillow, numpy arithmetic), so several
+run side by side in threads while the model embeds the previous batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Container
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .decode import decode_image_bytes, describe_failure, read_image_size
+from .errors import ImageDecodeError
+
+Preprocess = Callable[[Image.Image], np.ndarray]
+"""A model's image preprocessing: upright RGB PIL image -> ``(3, H, W)`` float32."""
+
+
+@dataclass
+class PreparedImage:
+    """What an ingest needs from one file.
+
+    Exactly one of ``pixels`` (preprocessed) and ``image`` (decoded, for embedders
+    without a separate preprocessing step) is set, or neither when the content was
+    already known (``known``): its vector is reused, so nothing was decoded.
+    """
+
+    sha256: str
+    size_bytes: int
+    width: int
+    height: int
+    pixels: np.ndarray | None = None
+    image: Image.Image | None = None
+    known: bool = False
+
+
+MAX_ASPECT_RATIO = 16
+"""Longer images are centre-cropped to this ratio before preprocessing.
+
+CLIP's resize-shortest-side-then-centre-crop would first blow a 1x5000 spacer GIF
+up to 224x1120000 pixels (750 MB); cropping the middle first keeps the same centre
+square and bounds the memory.
+"""
+
+
+def limit_aspect_ratio(image: Image.Image, ratio: int = MAX_ASPECT_RATIO) -> Image.Image:
+    width, height = image.size
+    if width > ratio * height:
+        keep = ratio * height
+        left = (width - keep) // 2
+        return image.crop((left, 0, left + keep, height))
+    if height > ratio * width:
+        keep = ratio * width
+        top = (height - keep) // 2
+        return image.crop((0, top, width, top + keep))
+    return image
+
+
+def shrink_to_min_side(image: Image.Image, min_side: int | None) -> Image.Image:
+    """Box-reduce by a whole factor while the short side stays >= ``min_side`` (bounds memory)."""
+    if not min_side:
+        return image
+    factor = min(image.size) // min_side
+    return image.reduce(factor) if factor >= 2 else image
+
+
+def hash_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def prepare_image_file(
+    path: str | os.PathLike[str],
+    *,
+    preprocess: Preprocess | None,
+    min_side: int | None,
+    known_hashes: Container[str] = (),
+) -> PreparedImage:
+    """Read, hash and decode ``path``; preprocess it when ``preprocess`` is given.
+
+    ``min_side`` lets big JPEGs decode at reduced scale (see ``decode_image_bytes``).
+    Content whose hash is in ``known_hashes`` is not decoded, only its header read.
+    Raises ImageDecodeError with a one-line reason for any unusable file.
+    """
+    try:
+        with open(path, "rb") as stream:
+            data = stream.read()
+    except OSError as exc:
+        raise ImageDecodeError(describe_failure(exc)) from exc
+    digest = hash_bytes(data)
+    if digest in known_hashes:
+        width, height = read_image_size(path)
+        return PreparedImage(digest, len(data), width, height, known=True)
+    size_bytes = len(data)
+    decoded = decode_image_bytes(data, min_side=min_side)
+    del data  # the compressed bytes can go before preprocessing allocates floats
+    prepared = PreparedImage(digest, size_bytes, decoded.width, decoded.height)
+    if preprocess is None:
+        prepared.image = shrink_to_min_side(decoded.image, min_side)
+        return prepared
+    try:
+        prepared.pixels = preprocess(limit_aspect_ratio(decoded.image))
+    except (ValueError, OSError, MemoryError) as exc:  # e.g. a 1-pixel-wide image
+        raise ImageDecodeError(f"cannot prepare for the model: {exc}") from exc
+    return prepared
