@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -305,3 +306,66 @@ def test_random_weights_are_the_same_in_every_process() -> None:
     there = np.array([float(x) for x in result.stdout.split()], dtype=np.float32)
     np.testing.assert_allclose(there, here, atol=1e-5)
     assert not np.allclose(here, shared_tiny_embedder().embed("a red circle"), atol=1e-2)
+
+
+# -- model folders and the Hugging Face cache (air-gapped machines) -----------------------
+
+
+def write_hub_style_folder(folder: Path) -> Path:
+    """The layout of an open_clip repo on the hub: open_clip_config.json + weights."""
+    config, weights = tiny_model_paths()
+    folder.mkdir(parents=True, exist_ok=True)
+    model_cfg = json.loads(config.read_text())
+    (folder / "open_clip_config.json").write_text(json.dumps({
+        "model_cfg": model_cfg,
+        "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073],
+                           "std": [0.26862954, 0.26130258, 0.27577711]},
+    }))
+    (folder / "open_clip_model.safetensors").write_bytes(weights.read_bytes())
+    return folder
+
+
+def test_model_folder_brings_its_own_weights(tmp_path: Path) -> None:
+    folder = write_hub_style_folder(tmp_path / "my-clip")
+    embedder = CLIPEmbedder(str(folder), device="cpu")
+    assert (embedder.space.model, embedder.space.pretrained) == (str(folder), "")
+    prefixed = CLIPEmbedder(f"local-dir:{folder}", device="cpu")
+    assert prefixed.space.model == f"local-dir:{folder}"
+    expected = shared_tiny_embedder().embed("a red star")
+    np.testing.assert_allclose(embedder.embed("a red star"), expected, atol=1e-5)
+    (folder / "open_clip_model.safetensors").unlink()
+    with pytest.raises(ModelUnavailableError, match="has no weights"):
+        CLIPEmbedder(str(folder))
+
+
+def test_hub_model_from_a_prefilled_cache_works_offline(tmp_path: Path) -> None:
+    """hf-hub:org/repo with the files already in the Hugging Face cache (copied from a
+    connected machine): no request is made, HF_HUB_OFFLINE or not."""
+    cache = tmp_path / "hub"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo_dir = cache / "models--same-same--tiny-clip"
+    write_hub_style_folder(repo_dir / "snapshots" / commit)
+    (repo_dir / "refs").mkdir()
+    (repo_dir / "refs" / "main").write_text(commit)
+    code = (
+        "import torch; torch.set_num_threads(1)\n"
+        "from same_same.embedders.clip import CLIPEmbedder\n"
+        "e = CLIPEmbedder('hf-hub:same-same/tiny-clip', device='cpu')\n"
+        "print(e.space.describe())\n"
+        "print(' '.join(repr(float(x)) for x in e.embed('a red star')))\n"
+        "try:\n"
+        "    CLIPEmbedder('hf-hub:same-same/absent', device='cpu')\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
+    )
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    described, vector, error = result.stdout.strip().splitlines()
+    assert described == "clip:hf-hub:same-same/tiny-clip (dim 64)"
+    there = np.array([float(x) for x in vector.split()], dtype=np.float32)
+    np.testing.assert_allclose(there, shared_tiny_embedder().embed("a red star"), atol=1e-5)
+    assert error.startswith(
+        "ModelUnavailableError cannot load CLIP model config hf-hub:same-same/absent"
+    )
+    assert "HF_HUB_OFFLINE is set" in error
