@@ -94,6 +94,14 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
         "-q", f"images:{folder}", data_dir=data_dir,
     )
     assert done.returncode == 0, done.stderr
+    # Label every picture with its shape through a list file: same files, same records,
+    # now with labels (the vectors are reused, not computed again).
+    listing = root / "labels.txt"
+    listing.write_text("".join(f"photos/{name},{attrs['shape']}\n"
+                               for name, attrs in sorted(attributes.items())))
+    done = run_cli("ingest", "-e", "clip", "--clip-model", "same-same-tiny-clip", "--device", "cpu",
+                   "-q", f"image-list:{listing}", data_dir=data_dir)
+    assert done.returncode == 0, done.stderr
     return Library(folder, data_dir, attributes, probes)
 
 
@@ -215,6 +223,29 @@ def test_type_filter_is_sent_to_the_api(browser: Any, server: str, library: Libr
         assert_no_page_errors(errors)
 
 
+def test_label_chips_filter_by_label(browser: Any, server: str, library: Library) -> None:  # noqa: F811
+    with open_page(browser, server) as (page, errors):
+        search_text(page, "a red circle")
+        first = read_results(page)[0]
+        assert first["label"] == library.attributes[first["filename"]]["shape"] == "circle"
+        before = count_searches(page)
+        page.locator("#results > li").first.locator(".label-chip").click()
+        wait_for_search(page, before)
+        assert page.input_value("#label-filter") == "circle"
+        results = read_results(page)
+        circles = sum(1 for attrs in library.attributes.values() if attrs["shape"] == "circle")
+        assert len(results) == min(circles, PAGE_SIZE)
+        assert {result["label"] for result in results} == {"circle"}
+
+        before = count_searches(page)
+        page.fill("#label-filter", "square")
+        page.press("#label-filter", "Enter")
+        wait_for_search(page, before)
+        assert {result["label"] for result in read_results(page)} == {"square"}
+        assert "label=square" in page.url
+        assert_no_page_errors(errors)
+
+
 def test_api_errors_are_shown_with_their_hint(
     browser: Any, server: str, tmp_path: Path  # noqa: F811
 ) -> None:
@@ -244,7 +275,7 @@ def test_api_key_is_asked_for_and_kept(
             assert page.locator("#key-dialog").is_visible()
             page.fill("#key-input", "sesame")
             page.press("#key-input", "Enter")
-            page.wait_for_selector("#namespace option")
+            page.wait_for_selector("#namespace option", state="attached")
             assert page.locator("#error").is_hidden()
             assert page.evaluate("localStorage.getItem('same-same.api-key')") == "sesame"
 

@@ -162,9 +162,12 @@
     img.classList.add("broken");
   }
 
-  const thumbnailUrl = (id, size = THUMB_SIZE) =>
-    `/api/v1/vectors/${encodeURIComponent(id)}/thumbnail?size=${size}`;
-  const imageUrl = (id) => `/api/v1/vectors/${encodeURIComponent(id)}/image`;
+  // The namespace picks the right record when two namespaces hold the same id.
+  const inNamespace = (namespace) => (namespace ? `namespace=${encodeURIComponent(namespace)}` : "");
+  const thumbnailUrl = (id, namespace, size = THUMB_SIZE) =>
+    `/api/v1/vectors/${encodeURIComponent(id)}/thumbnail?size=${size}&${inNamespace(namespace)}`.replace(/&$/, "");
+  const imageUrl = (id, namespace) =>
+    `/api/v1/vectors/${encodeURIComponent(id)}/image?${inNamespace(namespace)}`.replace(/\?$/, "");
 
   // -- feedback ------------------------------------------------------------
 
@@ -345,7 +348,7 @@
       els.queryImageName.textContent = query.file.name || "your image";
     } else {
       els.queryImagePreview.removeAttribute("src");
-      if (query.isImage) setImageSource(els.queryImagePreview, thumbnailUrl(query.id, 128));
+      if (query.isImage) setImageSource(els.queryImagePreview, thumbnailUrl(query.id, query.namespace, 128));
       els.queryImageName.textContent = query.name;
     }
   }
@@ -395,14 +398,15 @@
     if (isImage) {
       name = meta.filename || meta.path || result.id;
       const link = card.querySelector(".thumb");
-      link.href = imageUrl(result.id);
+      const ns = result.namespace;
+      link.href = imageUrl(result.id, ns);
       link.setAttribute("aria-label", `Open ${name}`);
-      link.addEventListener("click", (event) => openOriginal(event, result.id));
+      link.addEventListener("click", (event) => openOriginal(event, link.href));
       const img = card.querySelector("img");
       img.alt = meta.label ? `${name} (${meta.label})` : name;
       img.addEventListener("error", () => markBroken(img));
-      if (!apiKey()) img.srcset = `${thumbnailUrl(result.id)} 1x, ${thumbnailUrl(result.id, THUMB_SIZE * 2)} 2x`;
-      setImageSource(img, thumbnailUrl(result.id, window.devicePixelRatio > 1.5 && apiKey() ? THUMB_SIZE * 2 : THUMB_SIZE));
+      if (!apiKey()) img.srcset = `${thumbnailUrl(result.id, ns)} 1x, ${thumbnailUrl(result.id, ns, THUMB_SIZE * 2)} 2x`;
+      setImageSource(img, thumbnailUrl(result.id, ns, window.devicePixelRatio > 1.5 && apiKey() ? THUMB_SIZE * 2 : THUMB_SIZE));
       card.querySelector(".filename").textContent = name;
       card.querySelector(".filename").title = name;
       const path = card.querySelector(".path");
@@ -427,7 +431,7 @@
     const moreLike = card.querySelector(".more-like");
     moreLike.setAttribute("aria-label", `More like ${name}`);
     moreLike.addEventListener("click", () => {
-      startSearch({ kind: "id", id: result.id, name, isImage });
+      startSearch({ kind: "id", id: result.id, namespace: result.namespace, name, isImage });
       els.results.focus({ preventScroll: true });
       window.scrollTo({ top: 0 });
     });
@@ -475,12 +479,12 @@
     onFiltersChanged();
   }
 
-  async function openOriginal(event, id) {
+  async function openOriginal(event, href) {
     if (!apiKey()) return; // a plain link works
     event.preventDefault();
     const win = window.open("", "_blank");
     try {
-      const url = await fetchBlobUrl(imageUrl(id));
+      const url = await fetchBlobUrl(href);
       if (win) win.location = url;
     } catch (error) {
       if (win) win.close();
