@@ -53,7 +53,8 @@ def create_embedder_for_space(
         device=base.device,
         backend=base.backend,
         batch_size=base.batch_size,
-        extra=base.extra,
+        # Embedders whose size is a setting (``local``) rebuild the recorded size.
+        extra=(*base.extra, ("dim", space.dim)),
     )
     return create_embedder(space.embedder, opts)
 
