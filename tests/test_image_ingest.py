@@ -37,7 +37,7 @@ from image_fixtures import (
 pytestmark = pytest.mark.clip
 
 from clip_fixtures import tiny_model_paths  # noqa: E402  (skips without the [clip] extra)
-from same_same.embedders import Embedder  # noqa: E402
+from same_same.embedders import Embedder, normalize_rows  # noqa: E402
 from same_same.embedders.clip import CLIPEmbedder  # noqa: E402
 from same_same.embedders.hashing import HashingEmbedder  # noqa: E402
 from same_same.errors import (  # noqa: E402
@@ -49,7 +49,7 @@ from same_same.imaging import load_image  # noqa: E402
 from same_same.ingest import EXIT_SOME_SKIPPED, IngestReport, Progress, run_ingest  # noqa: E402
 from same_same.records import EmbeddingSpace, Record  # noqa: E402
 from same_same.sources import open_source  # noqa: E402
-from same_same.sources.images import ImageFolderSource, derive_image_id  # noqa: E402
+from same_same.sources.images import derive_image_id  # noqa: E402
 from same_same.storage import VectorStore, open_store  # noqa: E402
 from same_same.synthetic import write_image_folder  # noqa: E402
 
@@ -212,7 +212,7 @@ def test_good_files_stored_bad_files_reported(
         reference = clip.embed_images([load_image(path)])[0]
         similarity = float(record.vector @ reference)
         drafted = path.suffix == ".jpg" and min(case.size) >= 2 * 64  # tiny model: 64 px
-        assert similarity > (0.97 if drafted else 0.9999), (name, similarity)
+        assert similarity > (0.995 if drafted else 0.9999), (name, similarity)
 
 
 def test_exif_rotated_and_real_photo_sizes_are_upright(
@@ -414,13 +414,13 @@ def test_list_labels_are_stored_and_relabelling_does_not_re_embed(
 # -- options ---------------------------------------------------------------------
 
 
-def test_dry_run_decodes_but_writes_nothing(
+def test_dry_run_decodes_and_embeds_but_writes_nothing(
     store: VectorStore, clip: CountingCLIPEmbedder, collection: Collection
 ) -> None:
     report, lines = ingest(store, clip, f"images:{collection.root}", dry_run=True)
     assert report.dry_run and report.stored == len(collection.good)
     assert len(lines) == report.skipped == 8  # bad files are found by decoding them
-    assert clip.rows == 0
+    assert clip.rows == len(collection.good)  # as a real run would, model problems included
     assert store.list_namespaces() == []
 
 
@@ -503,26 +503,48 @@ def test_non_utf8_file_name_is_stored_and_found_unchanged(
     assert again.unchanged == 1
 
 
+class MeanColourEmbedder(Embedder):
+    """A real but trivial image embedder (mean colour), numpy only.
+
+    Used where torch cannot run: in a child forked from a process whose torch thread
+    pool is already running (OpenMP is not fork-safe).
+    """
+
+    name = "mean-colour"
+    supports_images = True
+
+    @property
+    def space(self) -> EmbeddingSpace:
+        return EmbeddingSpace(self.name, "rgb-mean", "", 4)
+
+    def embed_texts(self, texts: Any) -> np.ndarray:
+        raise UnsupportedModalityError("images only")
+
+    def embed_images(self, images: Any) -> np.ndarray:
+        rows = [np.append(np.asarray(image, dtype=np.float32).mean(axis=(0, 1)), 1.0)
+                for image in images]
+        return normalize_rows(np.stack(rows))
+
+
 def test_unreadable_file_is_reported_with_its_reason() -> None:
-    # root reads chmod-000 files; the dry run below runs as an unprivileged user
+    # Root reads chmod-000 files, so the ingest runs in a child that gave up root
+    # (the Python install here is not reachable for a fresh unprivileged process).
     root = make_shared_tempdir()
     try:
         make_folder(root / "pics", 2)
         (root / "pics").chmod(0o755)
         secret = root / "pics" / "secret.png"
         save_image(halves((8, 8), (1, 2, 3), (4, 5, 6), "RGB"), secret).chmod(0)
-        embedder = CountingCLIPEmbedder()  # not loaded: a dry run needs only its config
 
-        def dry_run() -> tuple[int, int, list[tuple[str, str]]]:
+        def ingest_folder() -> tuple[int, int, list[str]]:
+            stream = io.StringIO()
             with open_store(root / "store") as store:
-                report = run_ingest(
-                    store, embedder, ImageFolderSource(root / "pics"), namespace=NS,
-                    dry_run=True, workers=0,
-                )
-            return report.stored, report.skipped, report.problems
+                report, lines = ingest(store, MeanColourEmbedder(), f"images:{root / 'pics'}",
+                                       stream=stream, workers=2)
+                return report.stored, store.count(NS), lines
 
-        result = run_as_other_user(dry_run) if os.geteuid() == 0 else dry_run()
-        assert result == (2, 1, [(str(secret), "permission denied")])
+        result = run_as_other_user(ingest_folder) if os.geteuid() == 0 else ingest_folder()
+        assert result == (2, 2, [f"skipping {secret}: permission denied"])
     finally:
         shutil.rmtree(root)
 

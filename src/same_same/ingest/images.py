@@ -305,7 +305,7 @@ class _Run:
                     continue
             ready_for_model.append(prepared)
             hashes.append(ready.sha256)
-        if self.dry_run or not ready_for_model:
+        if not ready_for_model:
             return {}, failed
         matrix = self.model.embed(ready_for_model)
         return {sha: matrix[row] for row, sha in enumerate(hashes)}, failed
@@ -438,8 +438,8 @@ def ingest_images(
 
     ``workers``: decode threads (None: one per CPU, at most 8; 0: decode in this
     thread). ``sample``: a deterministic sample of N files. ``prune``: delete this
-    source's records whose files are gone. ``dry_run``: read and decode everything,
-    embed and write nothing.
+    source's records whose files are gone. ``dry_run``: read, decode and embed as a
+    real run would (finding bad files and model problems), write nothing.
     """
     _check_arguments(batch_size, sample, workers)
     model = _model_input(embedder)
