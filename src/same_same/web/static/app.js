@@ -293,6 +293,10 @@
     els.welcome.hidden = true;
     setBusy(true);
     setStatus(append ? "Loading more…" : "Searching…", true);
+    // The server loads a model on its first query; say so rather than look stuck.
+    const slow = setTimeout(() => {
+      if (sequence === state.sequence) setStatus("Still searching… the first search after a start loads the model.", true);
+    }, 2500);
     try {
       const [path, options] = searchRequest();
       const data = await api(path, options);
@@ -304,6 +308,7 @@
       state.retry = () => runSearch({ append });
       showError(error);
     } finally {
+      clearTimeout(slow);
       if (sequence === state.sequence) {
         setBusy(false);
         // Lets tests (and anyone scripting the page) wait for a search to finish.
@@ -342,6 +347,7 @@
     }
     els.queryImage.hidden = false;
     els.queryImagePreview.classList.remove("broken");
+    els.queryImagePreview.hidden = query.kind === "id" && !query.isImage;
     if (query.kind === "file") {
       state.queryImageUrl = URL.createObjectURL(query.file);
       els.queryImagePreview.src = state.queryImageUrl;
@@ -656,6 +662,7 @@
         els.query.select();
       }
     });
+    els.queryImagePreview.addEventListener("error", () => markBroken(els.queryImagePreview));
     installDropTarget();
   }
 
