@@ -158,7 +158,6 @@ def _model_input(embedder: Embedder) -> _ModelInput:
 @dataclass
 class _Run:
     store: VectorStore
-    embedder: Embedder
     source: Source
     namespace: str
     batch_size: int
@@ -453,7 +452,7 @@ def ingest_images(
         store.ensure_namespace(namespace, embedder.space)
         exists = True
     run = _Run(
-        store, embedder, source, namespace, batch_size, dry_run, verbose, progress, report,
+        store, source, namespace, batch_size, dry_run, verbose, progress, report,
         model, exists,
     )
     if exists:

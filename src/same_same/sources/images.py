@@ -220,8 +220,15 @@ def _check_folder(folder: str, shown: str) -> None:
 
 def _describe_not_a_file(path: str, is_link: bool) -> str:
     if is_link and not os.path.exists(path):
-        return f"broken symlink (to {format_path(os.readlink(path))})"
+        return _describe_broken_link(path)
     return "not a regular file"
+
+
+def _describe_broken_link(path: str) -> str:
+    try:
+        return f"broken symlink (to {format_path(os.readlink(path))})"
+    except OSError:  # replaced meanwhile
+        return "broken symlink"
 
 
 class ImageListSource(ImageSource):
@@ -302,7 +309,7 @@ def _check_listed_file(path: str) -> str | None:
         info = os.stat(path)
     except OSError as exc:
         if exc.errno == errno.ENOENT and os.path.islink(path):
-            return f"broken symlink (to {format_path(os.readlink(path))})"
+            return _describe_broken_link(path)
         return describe_os_error(exc)
     if stat.S_ISDIR(info.st_mode):
         return "is a folder, not an image (use images:DIR for folders)"
