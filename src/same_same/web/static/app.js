@@ -234,6 +234,7 @@
     for (const ns of namespaces) {
       els.namespace.append(new Option(`${ns.name} (${(ns.count || 0).toLocaleString()})`, ns.name));
     }
+    if (!namespaces.length) els.namespace.append(new Option("none yet", ""));
     if ([...els.namespace.options].some((o) => o.value === previous)) els.namespace.value = previous;
     els.namespace.disabled = namespaces.length < 2;
 
