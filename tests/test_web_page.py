@@ -252,6 +252,45 @@ def test_label_chips_filter_by_label(browser: Any, server: str, library: Library
         assert_no_page_errors(errors)
 
 
+def test_texts_and_images_of_one_space_are_searched_together(
+    browser: Any, library: Library, tmp_path: Path  # noqa: F811
+) -> None:
+    # CLIP embeds text too: quotes in one namespace and pictures in another share a space.
+    data_dir = tmp_path / "store"
+    clip = ["-e", "clip", "--clip-model", "same-same-tiny-clip", "--device", "cpu", "-q"]
+    pictures = tmp_path / "pictures"
+    pictures.mkdir()
+    for name in sorted(library.attributes)[:6]:
+        (pictures / name).write_bytes((library.folder / name).read_bytes())
+    for spec, namespace in [(f"images:{pictures}", "pictures"), ("demo", "quotes")]:
+        done = run_cli("ingest", *clip, "-n", namespace, spec, data_dir=data_dir)
+        assert done.returncode == 0, done.stderr
+
+    with running_server(data_dir) as base_url, open_page(browser, base_url) as (page, errors):
+        options = page.locator("#namespace option").all_inner_texts()
+        assert options[0].startswith("All (") and len(options) == 3, options
+        assert page.input_value("#namespace") == ""
+
+        search_text(page, "a red circle")
+        results = read_results(page)
+        kinds = {result["kind"] for result in results}
+        assert kinds == {"image", "text"}, results
+        assert page.locator("#results .text-card .text").first.inner_text().strip()
+        assert page.locator("#results .namespace-chip:visible").count() == len(results)
+
+        for choice, kind in [("text", "text"), ("image", "image")]:
+            before = count_searches(page)
+            page.select_option("#type-filter", choice)
+            wait_for_search(page, before)
+            assert {result["kind"] for result in read_results(page)} == {kind}
+
+        before = count_searches(page)
+        page.select_option("#namespace", "pictures")
+        wait_for_search(page, before)
+        assert len(read_results(page)) == 6
+        assert_no_page_errors(errors)
+
+
 def test_api_errors_are_shown_with_their_hint(
     browser: Any, server: str, tmp_path: Path  # noqa: F811
 ) -> None:
