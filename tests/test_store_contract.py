@@ -25,6 +25,7 @@ from same_same.errors import (
 from same_same.filters import parse_filters
 from same_same.records import EmbeddingSpace, Record
 from same_same.storage import VectorStore, list_stores, open_store
+from same_same.storage.index_settings import MIN_VECTORS_ENV
 
 DIM = 8
 SPACE = EmbeddingSpace("test", "random-8", "", DIM)
@@ -33,6 +34,15 @@ OTHER_MODEL = EmbeddingSpace("test", "other-8", "", DIM)
 
 @pytest.fixture(params=list_stores())
 def store_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=["exact", "index"], autouse=True)
+def index_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test runs with the approximate index off, and on for every namespace that has a
+    record (threshold 1), so searches through the index keep the whole contract too.
+    Child processes inherit the setting through the environment."""
+    monkeypatch.setenv(MIN_VECTORS_ENV, "off" if request.param == "exact" else "1")
     return str(request.param)
 
 

@@ -54,8 +54,15 @@ class MatrixCache:
     lock: threading.RLock = field(default_factory=threading.RLock)
     stats: CacheStats = field(default_factory=CacheStats)
     namespaces: dict[str, NamespaceRow] = field(default_factory=dict)
+    horizon: int = 0
+    """The deletion log's horizon in the last snapshot refreshed from."""
     _entries: dict[str, _Entry] = field(default_factory=dict)
     _checked_seq: int = -1
+
+    @property
+    def seq(self) -> int:
+        """The store's seq in the last snapshot refreshed from."""
+        return self._checked_seq
 
     def refresh(self, conn: sqlite3.Connection) -> None:
         """Bring ``namespaces`` and every loaded matrix to the snapshot ``conn`` reads."""
@@ -65,7 +72,7 @@ class MatrixCache:
         if seq < self._checked_seq:
             self._entries.clear()  # the file was replaced (a restored backup): start over
         self.namespaces = _read_namespaces(conn)
-        horizon = _read_state(conn, "deletions_horizon")
+        self.horizon = horizon = _read_state(conn, "deletions_horizon")
         for name, entry in list(self._entries.items()):
             row = self.namespaces.get(name)
             if row is None or row.created_seq != entry.created_seq:
@@ -87,6 +94,10 @@ class MatrixCache:
             entry = _Entry(row.created_seq, self._checked_seq, self._load(conn, name, row))
             self._entries[name] = entry
         return entry.matrix
+
+    def drop(self, name: str) -> None:
+        """Forget a namespace's matrix (it is searched through its index now)."""
+        self._entries.pop(name, None)
 
     def clear(self) -> None:
         self._entries.clear()

@@ -9,8 +9,13 @@ Threads: each thread gets its own connection. Searches of one store take turns
 on the in-memory matrices (numpy's BLAS already uses every core for one search);
 writes go through SQLite's own locking.
 
-Search is always exact, whatever ``exact`` says; an approximate index can later
-answer ``exact=None`` on large namespaces.
+Small namespaces are searched exactly, in numpy. Namespaces of at least
+``IndexSettings.min_vectors`` records are searched through an approximate index
+(``index_cache``, ``index_search``) that every process keeps up to date from the
+same change tracking, and that is saved in ``data_dir/index/``; ``exact=True``
+still gives the exact answer there. Writes extend the index of a large namespace
+as soon as they commit, so the ingest process pays for building it, not the
+first search.
 """
 
 from __future__ import annotations
@@ -46,8 +51,11 @@ from .checks import (
     check_space,
     encode_record,
 )
-from .matrix import SearchMatrix, select_top
-from .matrix_cache import CacheStats, MatrixCache
+from .index_cache import IndexCache, IndexStats
+from .index_search import search_index
+from .index_settings import IndexSettings
+from .matrix import SearchMatrix, normalize_rows, select_top
+from .matrix_cache import CacheStats, MatrixCache, NamespaceRow
 from .sql_filters import build_filter_sql
 from .sqlite_schema import BUSY_TIMEOUT_S, DB_FILENAME, connect, ensure_schema
 
@@ -67,9 +75,13 @@ ON CONFLICT (namespace, id) DO UPDATE SET
 
 
 class SQLiteStore(VectorStore):
-    """A store in ``data_dir/same-same.db`` (the directory is created if missing)."""
+    """A store in ``data_dir/same-same.db`` (the directory is created if missing).
 
-    def __init__(self, data_dir: Path) -> None:
+    ``index_settings``: when and how large namespaces are indexed (default: from
+    the environment, see ``IndexSettings.from_env``).
+    """
+
+    def __init__(self, data_dir: Path, index_settings: IndexSettings | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.path = self.data_dir / DB_FILENAME
         try:
@@ -83,6 +95,11 @@ class SQLiteStore(VectorStore):
         self._connections_lock = threading.Lock()
         self._closed = False
         self._cache = MatrixCache()
+        self._indexes = IndexCache(
+            self.data_dir,
+            index_settings or IndexSettings.from_env(),
+            self._read_current_seq,
+        )
         try:
             with self._sqlite_errors():
                 ensure_schema(self._connection(), self.path)
@@ -94,6 +111,11 @@ class SQLiteStore(VectorStore):
     def cache_stats(self) -> CacheStats:
         """Counters of the in-memory matrices' refreshes in this process."""
         return self._cache.stats
+
+    @property
+    def index_stats(self) -> IndexStats:
+        """Counters of the approximate indexes' loads, builds and insertions in this process."""
+        return self._indexes.stats
 
     # -- namespaces ---------------------------------------------------------
 
@@ -143,6 +165,8 @@ class SQLiteStore(VectorStore):
             conn.execute("DELETE FROM records WHERE namespace = ?", (name,))
             conn.execute("DELETE FROM deletions WHERE namespace = ?", (name,))
             conn.execute("DELETE FROM namespaces WHERE name = ?", (name,))
+        with self._cache.lock:
+            self._indexes.forget(name)
 
     # -- records ------------------------------------------------------------
 
@@ -161,6 +185,7 @@ class SQLiteStore(VectorStore):
                 seq = _next_seq(conn)
                 conn.executemany(_UPSERT_SQL, [(namespace, *row, seq) for row in rows])
                 _mark_changed(conn, namespace, seq)
+            self._update_index(namespace)
         return len(records)
 
     def get(self, record_id: str, namespace: str | None = None) -> tuple[str, Record]:
@@ -190,24 +215,26 @@ class SQLiteStore(VectorStore):
             with self._write() as conn:
                 if _select_namespace(conn, namespace) is None:
                     raise _namespace_not_found(namespace)
-                deleted: list[str] = []
+                deleted: list[tuple[str, int]] = []
                 for chunk in _chunks(wanted):
                     deleted.extend(
-                        record_id
-                        for (record_id,) in conn.execute(
+                        conn.execute(
                             "DELETE FROM records WHERE namespace = ?"
-                            " AND id IN (SELECT value FROM json_each(?)) RETURNING id",
+                            " AND id IN (SELECT value FROM json_each(?)) RETURNING id, rowid",
                             (namespace, json.dumps(chunk)),
                         ).fetchall()
                     )
                 if deleted:
                     seq = _next_seq(conn)
                     conn.executemany(
-                        "INSERT INTO deletions (seq, namespace, id) VALUES (?, ?, ?)",
-                        [(seq, namespace, record_id) for record_id in deleted],
+                        "INSERT INTO deletions (seq, namespace, id, record_rowid)"
+                        " VALUES (?, ?, ?, ?)",
+                        [(seq, namespace, record_id, rowid) for record_id, rowid in deleted],
                     )
                     _mark_changed(conn, namespace, seq)
                     _trim_deletion_log(conn)
+            if deleted:
+                self._update_index(namespace)
         return len(deleted)
 
     def count(self, namespace: str | None = None) -> int:
@@ -269,7 +296,10 @@ class SQLiteStore(VectorStore):
         exclude_ids: Sequence[str] = (),
         exact: bool | None = None,
     ) -> list[Match]:
-        """Exact cosine search; ties are ordered by id, then namespace name."""
+        """Cosine search; ties are ordered by id, then namespace name.
+
+        Namespaces the index serves are searched approximately unless ``exact``.
+        """
         conditions = parse_filters(filters)
         limit = check_count(limit, "limit", 1)
         names = list(dict.fromkeys(check_ids(namespaces, "namespaces")))
@@ -277,7 +307,7 @@ class SQLiteStore(VectorStore):
             raise InvalidInputError("search needs at least one namespace")
         excluded = check_ids(exclude_ids, "exclude_ids")
         with self._sqlite_errors(), self._cache.lock, self._read() as conn:
-            self._cache.refresh(conn)
+            self._refresh(conn)
             missing = [name for name in names if name not in self._cache.namespaces]
             if missing:
                 raise _namespace_not_found(missing[0])
@@ -285,6 +315,13 @@ class SQLiteStore(VectorStore):
             query = check_query(vector, space)
             found: list[tuple[float, str, str]] = []
             for name in names:
+                row = self._cache.namespaces[name]
+                if self._indexes.serves(name, row):
+                    hits = self._search_index(
+                        conn, name, row, query, limit, conditions, excluded, exact is True
+                    )
+                    found.extend((score, record_id, name) for score, record_id in hits)
+                    continue
                 matrix = self._cache.matrix(conn, name)
                 rows = self._candidate_rows(conn, name, matrix, conditions, excluded)
                 found.extend(_best_in_matrix(matrix, query, rows, limit, name))
@@ -294,6 +331,11 @@ class SQLiteStore(VectorStore):
     # -- lifecycle ----------------------------------------------------------
 
     def close(self) -> None:
+        with self._cache.lock:
+            try:
+                self._indexes.save_all()
+            finally:
+                self._indexes.clear()
         with self._connections_lock:
             self._closed = True
             for conn in self._connections:
@@ -358,6 +400,77 @@ class SQLiteStore(VectorStore):
             raise StoreError(f"the store at {self.path} failed: {exc}") from None
         except sqlite3.Error as exc:
             raise StoreError(f"the store at {self.path} failed: {exc}") from None
+
+    def _refresh(self, conn: sqlite3.Connection) -> None:
+        """Bring the matrices and the indexes to the snapshot ``conn`` reads."""
+        self._cache.refresh(conn)
+        self._indexes.refresh(conn, self._cache.namespaces, self._cache.seq, self._cache.horizon)
+
+    def _read_current_seq(self) -> int:
+        """The store's seq now, outside any snapshot this thread holds."""
+        conn = connect(self.path)
+        try:
+            return int(
+                conn.execute("SELECT value FROM store_state WHERE key = 'seq'").fetchone()[0]
+            )
+        finally:
+            conn.close()
+
+    def _update_index(self, namespace: str) -> None:
+        """Extend a large namespace's index with what was just committed (and maybe save it)."""
+        if not self._indexes.enabled:
+            return
+        with self._cache.lock, self._read() as conn:
+            self._refresh(conn)
+            row = self._cache.namespaces.get(namespace)
+            if row is not None and self._indexes.serves(namespace, row):
+                self._cache.drop(namespace)
+                self._indexes.index(conn, namespace, row, self._cache.seq, self._cache.horizon)
+
+    def _search_index(
+        self,
+        conn: sqlite3.Connection,
+        name: str,
+        row: NamespaceRow,
+        query: np.ndarray,
+        limit: int,
+        conditions: FilterSet,
+        excluded: list[str],
+        exact: bool,
+    ) -> list[tuple[float, str]]:
+        self._cache.drop(name)  # the index holds the vectors now; free the float32 copy
+        index = self._indexes.index(conn, name, row, self._cache.seq, self._cache.horizon)
+        allowed: np.ndarray | None = None
+        if conditions:
+            where, params = build_filter_sql(conditions)
+            allowed = _rowids(
+                conn.execute(
+                    f"SELECT rowid FROM records WHERE namespace = ? AND {where}", (name, *params)
+                )
+            )
+        excluded_keys = None
+        if excluded:
+            excluded_keys = _rowids(
+                conn.execute(
+                    "SELECT rowid FROM records WHERE namespace = ?"
+                    " AND id IN (SELECT value FROM json_each(?))",
+                    (name, json.dumps(excluded)),
+                )
+            )
+
+        def rescore(keys: np.ndarray) -> list[tuple[float, str]]:
+            return _rescore(conn, name, query, keys)
+
+        return search_index(
+            index,
+            query,
+            limit,
+            rescore,
+            self._indexes.settings,
+            allowed=allowed,
+            excluded=excluded_keys,
+            exact=exact,
+        )
 
     def _scan_metadata(self, namespace: str) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
         after = ""
@@ -513,6 +626,31 @@ def _best_in_matrix(
     candidates = rows
     positions = select_top(scores, lambda p: ids[candidates[p]], limit)
     return [(_clip_score(scores[p]), ids[candidates[p]], name) for p in positions]
+
+
+def _rowids(cursor: sqlite3.Cursor) -> np.ndarray:
+    return np.unique(np.fromiter((rowid for (rowid,) in cursor), dtype=np.int64))
+
+
+def _rescore(
+    conn: sqlite3.Connection, name: str, query: np.ndarray, keys: np.ndarray
+) -> list[tuple[float, str]]:
+    """Float32 cosine scores of index keys (rowids), read back from the records."""
+    if len(keys) == 0:
+        return []
+    rows = conn.execute(
+        "SELECT id, vector FROM records WHERE rowid IN (SELECT value FROM json_each(?))"
+        " AND namespace = ?",
+        (json.dumps(keys.tolist()), name),
+    ).fetchall()
+    if not rows:
+        return []
+    vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4")
+    block = normalize_rows(vectors.reshape(len(rows), -1).astype(np.float32))
+    scores = block @ query
+    return [
+        (_clip_score(score), record_id) for (record_id, _), score in zip(rows, scores, strict=True)
+    ]
 
 
 def _clip_score(score: np.floating[Any]) -> float:

@@ -5,12 +5,17 @@ Change tracking, so a server sees what an ingest process commits:
 * ``store_state.seq`` goes up by one in every write transaction that changes
   something; the transaction stamps what it wrote with the new value.
 * ``records.seq`` is the seq of the record's last write.
-* ``deletions`` logs each deleted id with the seq of its deletion. Only the most
+* ``deletions`` logs each deleted id (and its rowid, which keys the approximate
+  index, see ``index_cache``) with the seq of its deletion. Only the most
   recent rows are kept; ``store_state.deletions_horizon`` is the highest seq
   whose log rows may have been dropped, so a reader that last looked at an older
   seq reloads instead of trusting the log.
 * ``namespaces.created_seq`` tells a namespace from an earlier one of the same
   name; ``namespaces.changed_seq`` lets a reader skip untouched namespaces.
+
+Versions: 2 added ``deletions.record_rowid``; a version-1 file is upgraded in
+place when opened (its older log rows have no rowid, which readers of the log
+treat like rows past the horizon).
 
 ``record_count`` is kept by triggers, in the same statement as the change, so
 counting never scans the records.
@@ -24,7 +29,7 @@ from pathlib import Path
 from ..errors import StoreError
 
 DB_FILENAME = "same-same.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another process's transaction before giving up."""
 
@@ -62,7 +67,8 @@ CREATE INDEX records_by_seq ON records (namespace, seq);
 CREATE TABLE deletions (
     seq INTEGER NOT NULL,
     namespace TEXT NOT NULL,
-    id TEXT NOT NULL
+    id TEXT NOT NULL,
+    record_rowid INTEGER
 );
 CREATE INDEX deletions_by_seq ON deletions (namespace, seq);
 
@@ -115,8 +121,14 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+MIGRATIONS: dict[int, str] = {
+    1: "ALTER TABLE deletions ADD COLUMN record_rowid INTEGER",
+}
+"""Version -> the statements that bring a file of that version to the next one."""
+
+
 def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
-    """Create the tables in a new file; refuse a file from a newer version."""
+    """Create the tables in a new file, upgrade an older one; refuse a newer one."""
     version = _read_version(conn)
     if version == SCHEMA_VERSION:
         return
@@ -128,11 +140,16 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
         )
     conn.execute("BEGIN IMMEDIATE")
     try:
-        # Another process may have created it while we waited for the lock.
-        if _read_version(conn) == 0:
+        # Another process may have created or upgraded it while we waited for the lock.
+        version = _read_version(conn)
+        if version == 0:
             for statement in _split_statements(SCHEMA):
                 conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        else:
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _split_statements(MIGRATIONS[step] + ";"):
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -1,0 +1,362 @@
+"""An approximate nearest-neighbour index of one namespace (HNSW, by usearch) and its files.
+
+The index is a cache derived from the SQLite file, never the truth: it can be
+thrown away and rebuilt from the records at any time. Keys are the records'
+SQLite rowids; vectors are stored unit length in float16 (about 1.2-1.4 KB per
+vector of 512 dimensions with the graph, against 2 KB for float32 alone).
+
+Files, in ``data_dir/index/``, per namespace (``KEY`` is a hash of its name):
+
+* ``KEY-CREATED-WATERMARK.usearch``: the index. ``CREATED`` is the namespace's
+  ``created_seq``; ``WATERMARK`` is the store's seq the index was up to date with.
+* ``KEY.json``: the sidecar naming the current index file, with its watermark,
+  size and CRC-32, and the settings it was built with.
+* ``KEY.lock``: ``flock``-ed by the one process building or saving.
+
+A save writes a new index file under a temporary name, fsyncs and renames it,
+then replaces the sidecar the same way, then removes the older index file: a
+crash at any point leaves the previous sidecar naming a complete file. A load
+checks the sidecar against the namespace and the settings, the file's size and
+checksum, and the index's own header; any mismatch means "rebuild".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .index_settings import IndexSettings
+
+logger = logging.getLogger(__name__)
+
+INDEX_DIRNAME = "index"
+FORMAT_VERSION = 1
+METRIC = "cos"
+DTYPE = "f16"
+_CRC_CHUNK = 16 * 1024 * 1024
+_GET_CHUNK = 8192
+_usearch_checked = False
+_usearch_available = False
+
+
+def usearch_available() -> bool:
+    """Whether usearch imports; warns once (then stays quiet) when it does not."""
+    global _usearch_checked, _usearch_available
+    if not _usearch_checked:
+        _usearch_checked = True
+        try:
+            import usearch.index  # noqa: F401
+        except ImportError as exc:
+            logger.warning(
+                "usearch is not installed (%s): large namespaces are searched exactly, "
+                "which is slower; `pip install usearch` to index them",
+                exc,
+            )
+        else:
+            _usearch_available = True
+    return _usearch_available
+
+
+def namespace_key(name: str) -> str:
+    """A file-name-safe key for a namespace name (names may hold any character)."""
+    return hashlib.sha256(name.encode("utf-8")).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class IndexFiles:
+    """Where one namespace's index lives."""
+
+    folder: Path
+    key: str
+
+    @classmethod
+    def of(cls, data_dir: Path, namespace: str) -> IndexFiles:
+        return cls(Path(data_dir) / INDEX_DIRNAME, namespace_key(namespace))
+
+    @property
+    def sidecar(self) -> Path:
+        return self.folder / f"{self.key}.json"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.folder / f"{self.key}.lock"
+
+    def index_path(self, created_seq: int, watermark: int) -> Path:
+        return self.folder / f"{self.key}-{created_seq}-{watermark}.usearch"
+
+    def read_sidecar(self) -> dict[str, Any] | None:
+        try:
+            data = json.loads(self.sidecar.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def remove_all(self) -> None:
+        """Forget the namespace's index files (it was deleted); best effort."""
+        for path in [self.sidecar, *self.folder.glob(f"{self.key}-*")]:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    @contextlib.contextmanager
+    def locked(self, wait: float | None) -> Iterator[bool]:
+        """Hold the namespace's file lock; yields False when it stayed taken for ``wait`` s.
+
+        ``wait=None`` waits as long as it takes (another process is building or saving).
+        """
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            yield _take_lock(fd, wait)
+        finally:
+            os.close(fd)  # closing drops the lock
+
+
+class VectorIndex:
+    """One namespace's HNSW graph in memory. Not thread-safe: the store serialises use."""
+
+    def __init__(self, index: Any, settings: IndexSettings, watermark: int) -> None:
+        self._index = index
+        self.settings = settings
+        self.watermark = watermark
+        """The store seq whose state the index holds."""
+
+    @classmethod
+    def create(cls, dim: int, settings: IndexSettings) -> VectorIndex:
+        from usearch.index import Index
+
+        index = Index(
+            ndim=dim,
+            metric=METRIC,
+            dtype=DTYPE,
+            connectivity=settings.connectivity,
+            expansion_add=settings.expansion_add,
+            expansion_search=settings.expansion_search,
+        )
+        return cls(index, settings, watermark=0)
+
+    @property
+    def dim(self) -> int:
+        return int(self._index.ndim)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    @property
+    def memory_bytes(self) -> int:
+        return int(self._index.memory_usage)
+
+    # -- changes ------------------------------------------------------------
+
+    def upsert(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Add unit ``vectors`` under ``keys``, replacing what those keys held."""
+        if len(keys) == 0:
+            return
+        keys = np.asarray(keys, dtype=np.uint64)
+        self.remove(keys)
+        self._index.add(keys, np.ascontiguousarray(vectors, dtype=np.float32))
+
+    def remove(self, keys: np.ndarray) -> int:
+        """Remove the keys that are present; returns how many were."""
+        if len(keys) == 0:
+            return 0
+        keys = np.asarray(keys, dtype=np.uint64)
+        present = keys[np.asarray(self._index.contains(keys), dtype=bool)]
+        if len(present):
+            self._index.remove(present)
+        return len(present)
+
+    # -- searches -----------------------------------------------------------
+
+    def search(
+        self, query: np.ndarray, count: int, exact: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(keys, approximate cosine scores)`` of the best ``count``, best first.
+
+        ``exact`` scans every vector (float16 scores) instead of walking the graph.
+        """
+        count = min(count, len(self))
+        if count <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        if not exact and count > self._index.expansion_search:
+            # The graph walk keeps this many candidates; fewer than asked loses results.
+            self._index.expansion_search = count
+        try:
+            found = self._index.search(query, count, exact=exact)
+        finally:
+            self._index.expansion_search = self.settings.expansion_search
+        keys = np.asarray(found.keys, dtype=np.int64)
+        scores = 1.0 - np.asarray(found.distances, dtype=np.float32)
+        return keys, scores
+
+    def score(self, query: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Approximate (float16) cosine scores of ``keys``, which must all be present."""
+        scores = np.empty(len(keys), dtype=np.float32)
+        for start in range(0, len(keys), _GET_CHUNK):
+            chunk = np.asarray(keys[start : start + _GET_CHUNK], dtype=np.uint64)
+            vectors = np.vstack(self._index.get(chunk, dtype=np.float32))
+            scores[start : start + len(chunk)] = vectors @ query
+        return scores
+
+    # -- files --------------------------------------------------------------
+
+    def save(self, files: IndexFiles, namespace: str, created_seq: int) -> Path:
+        """Write the index and its sidecar atomically (the caller holds the lock)."""
+        files.folder.mkdir(parents=True, exist_ok=True)
+        target = files.index_path(created_seq, self.watermark)
+        temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        self._index.save(str(temporary))
+        crc, size = _checksum(temporary)
+        _fsync_file(temporary)
+        os.replace(temporary, target)
+        sidecar = {
+            "format": FORMAT_VERSION,
+            "namespace": namespace,
+            "created_seq": created_seq,
+            "watermark": self.watermark,
+            "file": target.name,
+            "bytes": size,
+            "crc32": crc,
+            "count": len(self),
+            "dim": self.dim,
+            "metric": METRIC,
+            "dtype": DTYPE,
+            "connectivity": self.settings.connectivity,
+            "expansion_add": self.settings.expansion_add,
+            "saved_at": time.time(),
+        }
+        temporary_sidecar = files.sidecar.with_name(f"{files.sidecar.name}.{os.getpid()}.tmp")
+        temporary_sidecar.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
+        _fsync_file(temporary_sidecar)
+        os.replace(temporary_sidecar, files.sidecar)
+        _fsync_dir(files.folder)
+        _remove_other_files(files, keep=target)
+        return target
+
+    @classmethod
+    def load(
+        cls,
+        files: IndexFiles,
+        namespace: str,
+        created_seq: int,
+        dim: int,
+        settings: IndexSettings,
+    ) -> VectorIndex | None:
+        """The saved index, or None when there is none or it cannot be trusted (logged)."""
+        sidecar = files.read_sidecar()
+        if sidecar is None:
+            return None
+        expected = {
+            "format": FORMAT_VERSION,
+            "namespace": namespace,
+            "created_seq": created_seq,
+            "dim": dim,
+            "metric": METRIC,
+            "dtype": DTYPE,
+            "connectivity": settings.connectivity,
+        }
+        if any(sidecar.get(field) != value for field, value in expected.items()):
+            return None  # another namespace of that name, or other settings: rebuild
+        try:
+            return cls._load_checked(files, sidecar, dim, settings)
+        except _DamagedIndex as exc:
+            logger.warning(
+                "the saved index of namespace %r is damaged (%s); rebuilding it", namespace, exc
+            )
+            return None
+
+    @classmethod
+    def _load_checked(
+        cls, files: IndexFiles, sidecar: dict[str, Any], dim: int, settings: IndexSettings
+    ) -> VectorIndex:
+        from usearch.index import Index
+
+        name = sidecar.get("file")
+        watermark = sidecar.get("watermark")
+        if not isinstance(name, str) or "/" in name or not isinstance(watermark, int):
+            raise _DamagedIndex("the sidecar is malformed")
+        path = files.folder / name
+        try:
+            crc, size = _checksum(path)
+        except OSError as exc:
+            raise _DamagedIndex(f"cannot read {path.name}: {exc.strerror}") from None
+        if size != sidecar.get("bytes") or crc != sidecar.get("crc32"):
+            raise _DamagedIndex(f"{path.name} does not match its checksum")
+        try:
+            index: Any = Index.restore(str(path))
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise _DamagedIndex(str(exc)) from None
+        if index is None or index.ndim != dim or len(index) != sidecar.get("count"):
+            raise _DamagedIndex(f"{path.name} does not hold what its sidecar says")
+        index.expansion_add = settings.expansion_add
+        index.expansion_search = settings.expansion_search
+        return cls(index, settings, watermark)
+
+
+def _take_lock(fd: int, wait: float | None) -> bool:
+    if wait is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return True
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+class _DamagedIndex(Exception):
+    pass
+
+
+def _checksum(path: Path) -> tuple[int, int]:
+    crc, size = 0, 0
+    with open(path, "rb") as file:
+        while chunk := file.read(_CRC_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+            size += len(chunk)
+    return crc, size
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_other_files(files: IndexFiles, keep: Path) -> None:
+    """Older index files, and temporaries of saves that crashed (only the lock holder saves)."""
+    for path in files.folder.glob(f"{files.key}-*"):
+        if path != keep:
+            with contextlib.suppress(OSError):
+                path.unlink()
+    for path in files.folder.glob(f"{files.key}.json.*.tmp"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+__all__ = ["IndexFiles", "VectorIndex", "namespace_key", "usearch_available"]

@@ -1,0 +1,317 @@
+"""Approximate indexes of the large namespaces, kept in memory and on disk, caught up from SQLite.
+
+Lifecycle of one namespace's index, in any process that uses it (a server
+searching, an ingest process writing):
+
+1. First use: load the saved index (``ann_index``), then catch up: apply the
+   deletions logged and insert the records written after its watermark. With no
+   usable file, build it from the records while holding the namespace's file
+   lock (a second process wanting it meanwhile waits, then loads what was built),
+   and save it.
+2. Every later search or write: catch up the same way, from the watermark the
+   in-memory index has reached. A process far behind a newer saved file (another
+   process saved after inserting many rows) loads that file instead of inserting
+   the rows itself.
+3. Saving: after ``save_min_changes`` changes (or ``save_share`` of its size) and
+   when the store is closed, a process saves, unless another process holds the
+   lock or has already saved a state at least as new. So an ingest process
+   leaves the file up to date when it finishes, and a server started afterwards
+   loads it and inserts nothing.
+
+The deletion log keeps rowids (the index keys) since schema version 2; an index
+whose watermark is older than the log's horizon, or older than log rows without
+a rowid, is rebuilt.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StoreError
+from .ann_index import IndexFiles, VectorIndex, usearch_available
+from .index_settings import IndexSettings
+from .matrix import normalize_rows
+from .matrix_cache import NamespaceRow
+
+logger = logging.getLogger(__name__)
+
+_FETCH_ROWS = 8192
+_CLOSE_LOCK_WAIT_S = 10.0
+
+
+@dataclass
+class IndexStats:
+    """What the indexes have cost in this process; lets tests prove nothing was rebuilt."""
+
+    builds: int = 0
+    loads: int = 0
+    saves: int = 0
+    vectors_added: int = 0
+    vectors_removed: int = 0
+    add_seconds: float = 0.0
+    build_seconds: float = 0.0
+    save_seconds: float = 0.0
+    load_seconds: float = 0.0
+
+
+@dataclass
+class _Entry:
+    created_seq: int
+    index: VectorIndex
+    unsaved: int = 0
+    """Changes applied since the state on disk (or since it was built)."""
+
+
+@dataclass
+class IndexCache:
+    """Callers hold the store's cache lock and an open read transaction, as for MatrixCache.
+
+    ``current_seq`` reads the store's seq outside that snapshot; it tells a file
+    saved by another process a moment ago from one newer than a restored database.
+    """
+
+    data_dir: Path
+    settings: IndexSettings
+    current_seq: Callable[[], int]
+    stats: IndexStats = field(default_factory=IndexStats)
+    _entries: dict[str, _Entry] = field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings.enabled and usearch_available()
+
+    def serves(self, name: str, row: NamespaceRow) -> bool:
+        """Whether searches of this namespace go through its index.
+
+        Once indexed, a namespace keeps its index until it shrinks to half the
+        threshold, so deletions around the threshold do not flip it back and forth.
+        """
+        if not self.enabled or row.record_count == 0:
+            return False
+        if row.record_count >= self.settings.min_vectors:
+            return True
+        entry = self._entries.get(name)
+        return (
+            entry is not None
+            and entry.created_seq == row.created_seq
+            and row.record_count >= self.settings.min_vectors // 2
+        )
+
+    def refresh(
+        self, conn: sqlite3.Connection, namespaces: dict[str, NamespaceRow], seq: int, horizon: int
+    ) -> None:
+        """Bring every loaded index to the snapshot ``conn`` reads (``seq``)."""
+        for name, entry in list(self._entries.items()):
+            row = namespaces.get(name)
+            if row is None or row.created_seq != entry.created_seq or not self.serves(name, row):
+                del self._entries[name]
+                continue
+            self._catch_up(conn, name, row, entry, seq, horizon)
+
+    def index(
+        self, conn: sqlite3.Connection, name: str, row: NamespaceRow, seq: int, horizon: int
+    ) -> VectorIndex:
+        """The up-to-date index of a namespace that ``serves``, loading or building it."""
+        entry = self._entries.get(name)
+        if entry is None:
+            entry = self._open(conn, name, row, seq, horizon)
+            self._entries[name] = entry
+            self._catch_up(conn, name, row, entry, seq, horizon)
+        return entry.index
+
+    def forget(self, name: str) -> None:
+        """The namespace was deleted: drop its index and its files."""
+        self._entries.pop(name, None)
+        IndexFiles.of(self.data_dir, name).remove_all()
+
+    def save_all(self) -> None:
+        """Save what this process changed (the store is closing)."""
+        for name, entry in self._entries.items():
+            if entry.unsaved:
+                self._save(name, entry, wait=_CLOSE_LOCK_WAIT_S)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    # -- internals ----------------------------------------------------------
+
+    def _files(self, name: str) -> IndexFiles:
+        return IndexFiles.of(self.data_dir, name)
+
+    def _open(
+        self, conn: sqlite3.Connection, name: str, row: NamespaceRow, seq: int, horizon: int
+    ) -> _Entry:
+        loaded = self._load(name, row, seq, horizon)
+        if loaded is not None:
+            return _Entry(row.created_seq, loaded)
+        files = self._files(name)
+        with files.locked(wait=None):
+            # Another process may have built it while we waited for the lock.
+            loaded = self._load(name, row, seq, horizon)
+            if loaded is not None:
+                return _Entry(row.created_seq, loaded)
+            entry = _Entry(row.created_seq, self._build(conn, name, row, seq))
+            self._save_locked(name, entry, force=True)
+        return entry
+
+    def _load(self, name: str, row: NamespaceRow, seq: int, horizon: int) -> VectorIndex | None:
+        started = time.perf_counter()
+        files = self._files(name)
+        index = VectorIndex.load(files, name, row.created_seq, row.space.dim, self.settings)
+        if index is None:
+            return None
+        if index.watermark < horizon:
+            return None  # deletions it missed may be gone from the log
+        if index.watermark > seq and index.watermark > self.current_seq():
+            logger.warning(
+                "the saved index of namespace %r is newer than the database "
+                "(a restored backup?); rebuilding it",
+                name,
+            )
+            return None
+        self.stats.loads += 1
+        self.stats.load_seconds += time.perf_counter() - started
+        return index
+
+    def _build(
+        self, conn: sqlite3.Connection, name: str, row: NamespaceRow, seq: int
+    ) -> VectorIndex:
+        started = time.perf_counter()
+        index = VectorIndex.create(row.space.dim, self.settings)
+        cursor = conn.execute("SELECT rowid, vector FROM records WHERE namespace = ?", (name,))
+        self._insert(index, cursor)
+        index.watermark = seq
+        self.stats.builds += 1
+        self.stats.build_seconds += time.perf_counter() - started
+        logger.info("built the index of namespace %r: %d vectors", name, len(index))
+        return index
+
+    def _catch_up(
+        self,
+        conn: sqlite3.Connection,
+        name: str,
+        row: NamespaceRow,
+        entry: _Entry,
+        seq: int,
+        horizon: int,
+    ) -> None:
+        since = entry.index.watermark
+        if row.changed_seq <= since:
+            entry.index.watermark = max(since, seq)
+            return
+        if self._pending_rows(conn, name, since) >= self.settings.reload_min_rows:
+            newer = self._load_newer(name, row, since, seq, horizon)
+            if newer is not None:
+                entry.index, entry.unsaved = newer, 0
+                since = newer.watermark
+        if since < horizon or self._log_lacks_rowids(conn, name, since):
+            logger.info("the index of namespace %r is too far behind the log; rebuilding", name)
+            entry.index, entry.unsaved = self._build(conn, name, row, seq), 0
+            self._save(name, entry, wait=0.0, force=True)
+            return
+        deleted = np.fromiter(
+            (
+                rowid
+                for (rowid,) in conn.execute(
+                    "SELECT record_rowid FROM deletions WHERE namespace = ? AND seq > ?",
+                    (name, since),
+                )
+            ),
+            dtype=np.int64,
+        )
+        removed = entry.index.remove(deleted)
+        self.stats.vectors_removed += removed
+        cursor = conn.execute(
+            "SELECT rowid, vector FROM records WHERE namespace = ? AND seq > ?", (name, since)
+        )
+        added = self._insert(entry.index, cursor)
+        entry.index.watermark = max(since, seq)
+        entry.unsaved += removed + added
+        threshold = max(self.settings.save_min_changes, self.settings.save_share * len(entry.index))
+        if entry.unsaved >= threshold:
+            self._save(name, entry, wait=0.0)
+
+    def _load_newer(
+        self, name: str, row: NamespaceRow, since: int, seq: int, horizon: int
+    ) -> VectorIndex | None:
+        sidecar = self._files(name).read_sidecar()
+        watermark = sidecar.get("watermark") if sidecar else None
+        if not isinstance(watermark, int) or watermark <= since:
+            return None
+        return self._load(name, row, seq, horizon)
+
+    def _insert(self, index: VectorIndex, cursor: sqlite3.Cursor) -> int:
+        started = time.perf_counter()
+        total = 0
+        while chunk := cursor.fetchmany(_FETCH_ROWS):
+            keys = np.fromiter((rowid for rowid, _ in chunk), dtype=np.int64, count=len(chunk))
+            blob = b"".join(vector for _, vector in chunk)
+            if len(blob) != index.dim * 4 * len(chunk):
+                raise StoreError(
+                    f"stored vectors do not have {index.dim} dimensions; the store is damaged"
+                )
+            vectors = np.frombuffer(blob, dtype="<f4").reshape(len(chunk), index.dim)
+            index.upsert(keys, normalize_rows(vectors.astype(np.float32)))
+            total += len(chunk)
+        self.stats.vectors_added += total
+        self.stats.add_seconds += time.perf_counter() - started
+        return total
+
+    @staticmethod
+    def _pending_rows(conn: sqlite3.Connection, name: str, since: int) -> int:
+        return int(
+            conn.execute(
+                "SELECT COUNT(*) FROM records WHERE namespace = ? AND seq > ?", (name, since)
+            ).fetchone()[0]
+        )
+
+    @staticmethod
+    def _log_lacks_rowids(conn: sqlite3.Connection, name: str, since: int) -> bool:
+        # Rows logged by schema version 1 have no rowid to remove from the index.
+        return (
+            conn.execute(
+                "SELECT 1 FROM deletions WHERE namespace = ? AND seq > ?"
+                " AND record_rowid IS NULL LIMIT 1",
+                (name, since),
+            ).fetchone()
+            is not None
+        )
+
+    def _save(self, name: str, entry: _Entry, wait: float, force: bool = False) -> None:
+        """Save unless another process holds the lock for longer than ``wait`` s."""
+        with self._files(name).locked(wait=wait) as held:
+            if held:
+                self._save_locked(name, entry, force)
+
+    def _save_locked(self, name: str, entry: _Entry, force: bool = False) -> None:
+        """``force``: even when the sidecar claims a state as new (it may name a damaged file)."""
+        sidecar = self._files(name).read_sidecar()
+        if (
+            not force
+            and sidecar is not None
+            and sidecar.get("created_seq") == entry.created_seq
+            and isinstance(sidecar.get("watermark"), int)
+            and sidecar["watermark"] >= entry.index.watermark
+        ):
+            entry.unsaved = 0  # another process saved this state, or a newer one
+            return
+        started = time.perf_counter()
+        try:
+            entry.index.save(self._files(name), name, entry.created_seq)
+        except OSError as exc:
+            # The index is a cache: failing to save it costs time later, not data.
+            logger.warning("cannot save the index of namespace %r: %s", name, exc)
+            return
+        entry.unsaved = 0
+        self.stats.saves += 1
+        self.stats.save_seconds += time.perf_counter() - started
+
+
+__all__ = ["IndexCache", "IndexStats"]

@@ -1,0 +1,76 @@
+"""When a namespace gets an approximate index, and how that index is built and kept.
+
+The defaults come from bench/query.py on a 2-core AVX2 machine (see
+docs/vector-index.md): below ``min_vectors`` an exact float32 scan answers as fast
+as the index (a few ms) and costs no build; above it the HNSW graph answers in
+well under a millisecond at recall@10 >= 0.98.
+
+Environment overrides, read when a store is opened (every process sharing a data
+directory should see the same values; the index files record the graph settings
+and a process with other settings rebuilds instead of using them):
+
+* ``SAME_SAME_INDEX_MIN_VECTORS``: index namespaces of at least this many vectors
+  (``0`` or ``off`` turns the index off: every search is exact).
+* ``SAME_SAME_INDEX_CONNECTIVITY``, ``SAME_SAME_INDEX_EXPANSION_ADD``,
+  ``SAME_SAME_INDEX_EXPANSION_SEARCH``: HNSW's M, efConstruction and ef.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from ..errors import InvalidInputError
+
+MIN_VECTORS_ENV = "SAME_SAME_INDEX_MIN_VECTORS"
+_INT_ENVS = {
+    "connectivity": "SAME_SAME_INDEX_CONNECTIVITY",
+    "expansion_add": "SAME_SAME_INDEX_EXPANSION_ADD",
+    "expansion_search": "SAME_SAME_INDEX_EXPANSION_SEARCH",
+}
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    min_vectors: int = 20_000
+    """Namespaces with at least this many vectors are searched through the index; 0: never."""
+    connectivity: int = 16
+    expansion_add: int = 64
+    expansion_search: int = 64
+    save_min_changes: int = 50_000
+    save_share: float = 0.25
+    """A process saves the index after this many changes, or this share of its size,
+    whichever is more (and when the store is closed), so saves stay rare at 1M."""
+    reload_min_rows: int = 20_000
+    """A process this many rows behind a newer saved index reloads it instead of
+    inserting the rows itself (loading is far cheaper than inserting into HNSW)."""
+    exact_candidates: int = 20_000
+    """Filtered searches matching at most this many records score them all exactly."""
+
+    @property
+    def enabled(self) -> bool:
+        return self.min_vectors > 0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> IndexSettings:
+        env = os.environ if environ is None else environ
+        settings = cls()
+        raw = env.get(MIN_VECTORS_ENV, "").strip().lower()
+        if raw:
+            minimum = 0 if raw == "off" else _parse_int(MIN_VECTORS_ENV, raw, 0)
+            settings = replace(settings, min_vectors=minimum)
+        for field, name in _INT_ENVS.items():
+            value = env.get(name, "").strip()
+            if value:
+                settings = replace(settings, **{field: _parse_int(name, value, 2)})
+        return settings
+
+
+def _parse_int(name: str, raw: str, minimum: int) -> int:
+    if not raw.isdigit() or int(raw) < minimum:
+        raise InvalidInputError(f"${name} must be an integer >= {minimum}, got {raw!r}")
+    return int(raw)
+
+
+__all__ = ["IndexSettings", "MIN_VECTORS_ENV"]
