@@ -152,8 +152,12 @@ class SearchService:
         limit: int = DEFAULT_LIMIT,
         filters: Filters | None = None,
         hybrid: HybridWeights | Mapping[str, Any] | None = None,
+        exact: bool | None = None,
     ) -> SearchResult:
-        """Embed ``text`` with the namespace's own model and rank by cosine (or hybrid)."""
+        """Embed ``text`` with the namespace's own model and rank by cosine (or hybrid).
+
+        ``exact``: passed to the store (True: no approximate index).
+        """
         started = time.perf_counter()
         text = validate_query_text(text)
         limit = validate_limit(limit)
@@ -164,10 +168,12 @@ class SearchService:
         )
         vector = self.embedders.embed_query(space, text)
         if weights is None or weights.keyword == 0:
-            matches = self.store.search(namespaces, vector, limit=limit, filters=filters)
+            matches = self.store.search(
+                namespaces, vector, limit=limit, filters=filters, exact=exact
+            )
         else:
             pool = self.store.search(
-                namespaces, vector, limit=candidate_pool_size(limit), filters=filters
+                namespaces, vector, limit=candidate_pool_size(limit), filters=filters, exact=exact
             )
             matches = rerank_hybrid(text, pool, weights, limit)
         return self._result(matches, namespaces, space, started)

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from ..errors import InvalidInputError
 from ..search import DEFAULT_LIMIT, MAX_LIMIT
 
 Limit = StrictInt
+EXACT_DESCRIPTION = (
+    "true: exact search even where an approximate index answers (slower on large "
+    "namespaces). Default: the store chooses."
+)
 Vector = list[StrictFloat]
 
 
@@ -69,6 +73,7 @@ class SearchRequest(BaseModel):
         None, description='Metadata filters, e.g. {"year": {"gte": 1900}, "type": "image"}.'
     )
     options: SearchOptions | None = None
+    exact: StrictBool | None = Field(None, description=EXACT_DESCRIPTION)
 
     def query_text(self) -> str:
         text = pick_synonym(self, "text", "query")
@@ -109,6 +114,7 @@ class VectorSearchRequest(BaseModel):
     )
     filters: dict[str, Any] | None = None
     exclude_ids: list[StrictStr] = Field(default_factory=list, description="Ids to leave out.")
+    exact: StrictBool | None = Field(None, description=EXACT_DESCRIPTION)
 
 
 class VectorCreateRequest(BaseModel):

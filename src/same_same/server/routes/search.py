@@ -41,6 +41,7 @@ def search_text(body: SearchRequest, searcher: Searcher) -> dict[str, Any]:
         limit=pick_limit(body),
         filters=body.filters,
         hybrid=body.options.hybrid_weight if body.options else None,
+        exact=body.exact,
     )
     return result.to_dict()
 

@@ -42,6 +42,7 @@ def search_vectors(body: VectorSearchRequest, searcher: Searcher) -> dict[str, A
         limit=pick_limit(body),
         filters=body.filters,
         exclude_ids=body.exclude_ids,
+        exact=body.exact,
     )
     return result.to_dict()
 
