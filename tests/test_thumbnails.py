@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import urllib.error
@@ -18,6 +19,7 @@ from PIL import Image
 from same_same.errors import InvalidInputError
 from same_same.records import Record
 from same_same.thumbnails import (
+    ImageChangedError,
     ImageMissingError,
     ImageUnreadableError,
     NoImageError,
@@ -26,13 +28,17 @@ from same_same.thumbnails import (
     open_image_file,
     render_thumbnail,
 )
+from server_fixtures import fetch_json, running_app_server
 
 
 def image_record(record_id: str, path: Path) -> Record:
+    """A record as the image ingest writes it: the file's sha256 is its content hash."""
+    content_hash = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
     return Record(
         id=record_id,
         vector=np.zeros(4, dtype=np.float32),
         metadata={"type": "image", "filename": path.name, "path": path.name, "abs_path": str(path)},
+        content_hash=content_hash,
     )
 
 
@@ -180,13 +186,13 @@ def test_cache_is_invalidated_when_the_file_changes(tmp_path: Path) -> None:
     source = tmp_path / "photo.png"
     Image.new("RGB", (100, 100), (255, 0, 0)).save(source)
     cache = ThumbnailCache(tmp_path / "data")
-    record = image_record("photo", source)
-    old = cache.get("photo", open_image_file(record), 64)
+    old = cache.get("photo", open_image_file(image_record("photo", source)), 64)
 
     Image.new("RGB", (100, 50), (0, 0, 255)).save(source)
     stat = source.stat()
     os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
-    new = cache.get("photo", open_image_file(record), 64)
+    reingested = image_record("photo", source)
+    new = cache.get("photo", open_image_file(reingested), 64)
 
     assert new.path != old.path and new.etag != old.etag
     assert not old.path.exists(), "the stale thumbnail should be removed"
@@ -194,6 +200,32 @@ def test_cache_is_invalidated_when_the_file_changes(tmp_path: Path) -> None:
     assert thumb.size == (64, 32)
     pixel = thumb.getpixel((32, 16))
     assert isinstance(pixel, tuple) and pixel[2] > 200
+
+
+def test_a_file_changed_since_ingest_is_not_served(tmp_path: Path) -> None:
+    source = tmp_path / "photo.png"
+    Image.new("RGB", (10, 10), (255, 0, 0)).save(source)
+    record = image_record("photo", source)
+    open_image_file(record)
+    Image.new("RGB", (10, 10), (0, 255, 0)).save(source)
+    os.utime(source, ns=(1, 1))
+    with pytest.raises(ImageChangedError) as info:
+        open_image_file(record)
+    assert info.value.status == 404 and "ingest" in (info.value.hint or "")
+
+
+def test_a_path_in_metadata_alone_does_not_unlock_a_file(tmp_path: Path) -> None:
+    # Metadata can be written through the API; only the content hash the ingest
+    # recorded ties a record to a file.
+    secret = tmp_path / "secret.png"
+    Image.new("RGB", (10, 10)).save(secret)
+    forged = Record(id="forged", vector=np.zeros(4, dtype=np.float32),
+                    metadata={"type": "image", "abs_path": str(secret)})
+    with pytest.raises(ImageChangedError):
+        open_image_file(forged)
+    forged.content_hash = "0" * 64
+    with pytest.raises(ImageChangedError):
+        open_image_file(forged)
 
 
 def test_hostile_ids_stay_inside_the_cache_folder(tmp_path: Path) -> None:
@@ -213,7 +245,8 @@ def test_file_names_that_are_not_utf8_are_found(tmp_path: Path) -> None:
     Image.new("RGB", (10, 10)).save(path, format="PNG")
     shown = os.fsencode(str(path)).decode("utf-8", "backslashreplace")  # as the source stores it
     record = Record(id="x", vector=np.zeros(4, dtype=np.float32),
-                    metadata={"type": "image", "abs_path": shown})
+                    metadata={"type": "image", "abs_path": shown},
+                    content_hash=hashlib.sha256(path.read_bytes()).hexdigest())
     assert open_image_file(record).path == path
 
 
@@ -226,14 +259,13 @@ def media_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     from same_same.records import EmbeddingSpace
     from same_same.server import ServerSettings
     from same_same.storage import open_store
-    from server_fixtures import running_app_server
-
     root = tmp_path_factory.mktemp("media")
     photos = root / "photos"
     photos.mkdir()
     Image.new("RGB", (300, 150), (200, 30, 30)).save(photos / "wide.png")
     save_two_colour_image(photos / "turned.jpg", orientation=6)
     Image.new("RGB", (20, 20), (0, 0, 200)).save(photos / "gone.png")
+    Image.new("RGB", (20, 20), (0, 200, 0)).save(photos / "victim.png")
     data_dir = root / "store"
     vector = np.array([1, 0, 0, 0], dtype=np.float32)
     with open_store(data_dir) as store:
@@ -349,10 +381,37 @@ def test_request_paths_never_reach_the_filesystem(
         assert status == 404 and b"root:" not in body
 
 
+def test_records_written_through_the_api_cannot_expose_files(
+    media_server: tuple[str, Path], tmp_path: Path
+) -> None:
+    base_url, data_dir = media_server
+    secret = tmp_path / "private.png"
+    Image.new("RGB", (10, 10)).save(secret)
+    targets = [str(secret), "/etc/passwd", str(data_dir / "same-same.db")]
+    for index, target in enumerate(targets):
+        metadata = {"type": "image", "abs_path": target, "path": target}
+        status, body = fetch_json("POST", f"{base_url}/api/v1/vectors", {
+            "id": f"forged-{index}", "namespace": "pics", "embedding": [1, 0, 0, 0],
+            "metadata": metadata,
+        })
+        assert status == 201, body
+        for what in ("image", "thumbnail"):
+            status, _, payload = http_get(f"{base_url}/api/v1/vectors/forged-{index}/{what}")
+            assert status == 404, payload[:200]
+            assert json.loads(payload)["error"]["code"] in ("image_changed", "image_missing")
+    # nor can an ingested record be re-pointed by rewriting its metadata
+    assert http_get(f"{base_url}/api/v1/vectors/id-victim/image")[0] == 200
+    status, body = fetch_json("PUT", f"{base_url}/api/v1/vectors/id-victim?namespace=pics", {
+        "metadata": {"type": "image", "abs_path": str(secret)},
+    })
+    assert status == 200, body
+    status, _, payload = http_get(f"{base_url}/api/v1/vectors/id-victim/image")
+    assert status == 404
+    assert_error(payload, 404, "image_changed")
+
+
 def test_pictures_are_behind_the_api_key(tmp_path: Path) -> None:
     from same_same.server import ServerSettings
-    from server_fixtures import running_app_server
-
     with running_app_server(ServerSettings(data_dir=tmp_path / "s", api_key="sesame")) as base:
         status, _, body = http_get(f"{base}/api/v1/vectors/x/thumbnail")
         assert status == 401

@@ -1,13 +1,19 @@
 """Thumbnails of ingested images, cached in the data directory.
 
 Images are found through the record the store holds (never a path from a request),
-so only files that were ingested can be served. A cached thumbnail's name carries a
-signature of the source file (path, mtime, size): when the file changes the name
-changes, the stale thumbnail is removed and a fresh one is rendered.
+and a file is served only while its bytes still hash to the record's content hash
+(the sha256 the image ingest recorded). Metadata can be rewritten through the API,
+so a path in it alone proves nothing: without this check a client could point a
+record at any file the server can read.
+
+A cached thumbnail's name carries a signature of the source file (path, mtime, size,
+hash): when the file is re-ingested the name changes, the stale thumbnail is removed
+and a fresh one is rendered.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import mimetypes
 import os
@@ -51,6 +57,12 @@ class ImageMissingError(NotFoundError):
     """The record is an image but its file is gone from disk."""
 
     code = "image_missing"
+
+
+class ImageChangedError(NotFoundError):
+    """The file at the recorded path is not the one that was ingested (edited or replaced)."""
+
+    code = "image_changed"
 
 
 class ImageUnreadableError(SameSameError):
@@ -145,7 +157,14 @@ def open_image_file(record: Record) -> ImageFile:
         ) from None
     if not path.is_file():
         raise ImageMissingError(f"the image of record {record.id!r} is not a file: {path}")
-    signature = _sign(str(path), str(stat.st_mtime_ns), str(stat.st_size))
+    if not record.content_hash or record.content_hash != _hash_file(
+        str(path), stat.st_mtime_ns, stat.st_size
+    ):
+        raise ImageChangedError(
+            f"the file of record {record.id!r} is not the image that was ingested: {path}",
+            hint="run the same ingest again to pick up changed files",
+        )
+    signature = _sign(str(path), str(stat.st_mtime_ns), str(stat.st_size), record.content_hash)
     return ImageFile(
         path=path,
         media_type=guess_image_media_type(path),
@@ -153,6 +172,19 @@ def open_image_file(record: Record) -> ImageFile:
         mtime_ns=stat.st_mtime_ns,
         size_bytes=stat.st_size,
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def _hash_file(path: str, mtime_ns: int, size: int) -> str:
+    """sha256 of a file's bytes; mtime and size are in the key so an edited file is hashed again."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        raise ImageMissingError(f"cannot read the image file {path}") from None
+    return digest.hexdigest()
 
 
 def render_thumbnail(path: Path, size: int) -> bytes:
