@@ -1,0 +1,133 @@
+"""What the peer benchmark ran on, and its results as a table."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def describe_machine() -> dict[str, Any]:
+    import numpy as np
+
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    ram_kib = 0
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("MemTotal:"):
+                ram_kib = int(line.split()[1])
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "ram_gib": round(ram_kib / 2**20, 1),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip()
+
+
+def describe_store_version() -> dict[str, Any]:
+    """The commit measured, and whether the store's code differed from it."""
+    return {
+        "commit": _git("rev-parse", "HEAD"),
+        "storage_last_commit": _git("log", "-1", "--format=%H %s", "--", "src/same_same/storage"),
+        "storage_uncommitted_changes": bool(
+            _git("status", "--porcelain", "--", "src/same_same/storage")
+        ),
+        "python": sys.version.split()[0],
+    }
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def _bytes_per_vector(value: Any) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+COLUMNS = (
+    "system",
+    "n",
+    "build s",
+    "vec/s",
+    "p50 ms",
+    "p99 ms",
+    "recall@10",
+    "knob",
+    "RSS B/vec",
+    "disk B/vec",
+)
+
+
+def format_row(result: dict[str, Any]) -> list[str]:
+    build = result.get("build_s")
+    rate = result["n"] / build if build else None
+    build_text = _number(build, 1) + ("*" if result.get("build_extrapolated") else "")
+    knob = result.get("knob")
+    knob_text = "-" if knob is None else f"{result.get('knob_name')}={knob}".replace(" ", "")
+    return [
+        result["system"],
+        str(result["n"]),
+        build_text,
+        _number(None if rate is None else round(rate)),
+        _number(result.get("p50_ms")),
+        _number(result.get("p99_ms")),
+        _number(result.get("recall"), 3),
+        knob_text,
+        _bytes_per_vector(result.get("rss_delta_bytes_per_vector")),
+        _bytes_per_vector(result.get("disk_bytes_per_vector")),
+    ]
+
+
+def format_table(results: list[dict[str, Any]]) -> str:
+    """A fixed-width table; a system that did not run gets its reason across the row."""
+    rows = [list(COLUMNS)] + [format_row(r) for r in results if r.get("status") == "ok"]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+
+    def line(row: list[str]) -> str:
+        cells = [row[0].ljust(widths[0])]
+        cells += [cell.rjust(width) for cell, width in zip(row[1:], widths[1:], strict=True)]
+        return "  ".join(cells).rstrip()
+
+    lines = [line(rows[0]), "-" * len(line(rows[0]))]
+    ok_rows = iter(rows[1:])
+    for result in results:
+        if result.get("status") == "ok":
+            lines.append(line(next(ok_rows)))
+        else:
+            head = f"{result['system']:<{widths[0]}}  {result['n']:>{widths[1]}}"
+            lines.append(f"{head}  {result.get('status')}: {result.get('reason', '')}")
+    return "\n".join(lines)
