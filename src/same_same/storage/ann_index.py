@@ -59,6 +59,7 @@ def usearch_available() -> bool:
         try:
             import usearch.index  # noqa: F401
         except ImportError as exc:
+            _usearch_available = False
             logger.warning(
                 "usearch is not installed (%s): large namespaces are searched exactly, "
                 "which is slower; `pip install usearch` to index them",
