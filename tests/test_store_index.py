@@ -450,9 +450,10 @@ def test_a_version_1_file_is_upgraded_and_its_old_log_forces_a_rebuild(
 
 def test_schema_version_1_gains_the_rowid_column(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "same-same.db")
-    conn.executescript(
-        SCHEMA.replace(",\n    record_rowid INTEGER", "") + "PRAGMA user_version = 1;"
+    version_1 = SCHEMA.replace(",\n    record_rowid INTEGER", "").replace(
+        "CREATE INDEX records_by_metadata ON records (namespace, metadata);", ""
     )
+    conn.executescript(version_1 + "PRAGMA user_version = 1;")
     conn.close()
     with SQLiteStore(tmp_path, SETTINGS) as store:
         assert isinstance(store, SQLiteStore)
@@ -462,4 +463,6 @@ def test_schema_version_1_gains_the_rowid_column(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "same-same.db")
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
     assert conn.execute("SELECT id, record_rowid FROM deletions").fetchall() == [("a", 1)]
+    indexes = {row[1] for row in conn.execute("PRAGMA index_list(records)")}
+    assert "records_by_metadata" in indexes
     conn.close()

@@ -638,9 +638,11 @@ def _rescore(
     """Float32 cosine scores of index keys (rowids), read back from the records."""
     if len(keys) == 0:
         return []
+    # "+namespace": look the rows up by rowid; SQLite would otherwise scan the
+    # namespace through its (namespace, ...) indexes.
     rows = conn.execute(
         "SELECT id, vector FROM records WHERE rowid IN (SELECT value FROM json_each(?))"
-        " AND namespace = ?",
+        " AND +namespace = ?",
         (json.dumps(keys.tolist()), name),
     ).fetchall()
     if not rows:

@@ -13,9 +13,9 @@ Change tracking, so a server sees what an ingest process commits:
 * ``namespaces.created_seq`` tells a namespace from an earlier one of the same
   name; ``namespaces.changed_seq`` lets a reader skip untouched namespaces.
 
-Versions: 2 added ``deletions.record_rowid``; a version-1 file is upgraded in
-place when opened (its older log rows have no rowid, which readers of the log
-treat like rows past the horizon).
+Versions: 2 added ``deletions.record_rowid`` and ``records_by_metadata``; a
+version-1 file is upgraded in place when opened (its older log rows have no
+rowid, which readers of the log treat like rows past the horizon).
 
 ``record_count`` is kept by triggers, in the same statement as the change, so
 counting never scans the records.
@@ -63,6 +63,9 @@ CREATE TABLE records (
 );
 CREATE INDEX records_by_hash ON records (namespace, content_hash);
 CREATE INDEX records_by_seq ON records (namespace, seq);
+-- Covers filtered searches of indexed namespaces (SELECT rowid ... WHERE <metadata>):
+-- scanning it reads the metadata only, not the pages of 2 KB vectors around it.
+CREATE INDEX records_by_metadata ON records (namespace, metadata);
 
 CREATE TABLE deletions (
     seq INTEGER NOT NULL,
@@ -121,8 +124,11 @@ def connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-MIGRATIONS: dict[int, str] = {
-    1: "ALTER TABLE deletions ADD COLUMN record_rowid INTEGER",
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE deletions ADD COLUMN record_rowid INTEGER",
+        "CREATE INDEX records_by_metadata ON records (namespace, metadata)",
+    ),
 }
 """Version -> the statements that bring a file of that version to the next one."""
 
@@ -147,7 +153,7 @@ def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
                 conn.execute(statement)
         else:
             for step in range(version, SCHEMA_VERSION):
-                for statement in _split_statements(MIGRATIONS[step] + ";"):
+                for statement in MIGRATIONS[step]:
                     conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
