@@ -48,7 +48,9 @@ def test_every_api_route_is_documented(tmp_path: Path) -> None:
     documented = documented_routes()
     for path, methods in app.openapi()["paths"].items():
         for method in methods:
-            assert (method.upper(), normalize(path)) in documented, f"{method.upper()} {path} is not in the README"
+            assert (method.upper(), normalize(path)) in documented, (
+                f"{method.upper()} {path} is not in the README"
+            )
 
 
 def test_readme_starts_with_the_two_commands() -> None:
