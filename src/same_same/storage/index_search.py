@@ -34,7 +34,9 @@ float16 moves each value by at most 2**-12 of itself, so a dot product of unit
 vectors moves by at most 2.4e-4 per rounded side (Cauchy-Schwarz); the index's
 own scans round the query too, and renormalise (tests/test_store_index.py checks
 the observed error stays well inside)."""
-_EXTRA = 16
+_EXTRA = 10
+"""Graph candidates re-scored beyond ``limit``: float16 ranks them almost exactly, so a
+few more than asked are enough to order the found ones right."""
 _GROWTH = 4
 _GIVE_UP_SHARE = 0.25
 
@@ -78,7 +80,7 @@ def _approximate(
         return []
     wanted = min(limit, eligible)
     share = eligible / size
-    count = int((2 * limit + _EXTRA) / share) + (len(excluded) if allowed is None else 0)
+    count = int((limit + _EXTRA) / share) + (len(excluded) if allowed is None else 0)
     while True:
         count = min(count, size)
         keys, _ = index.search(query, count)
@@ -87,7 +89,7 @@ def _approximate(
         else:
             kept = keys[np.isin(keys, allowed)]
         if len(kept) >= wanted:
-            return _best(rescore(kept[: 2 * limit + _EXTRA]), limit)
+            return _best(rescore(kept[: limit + _EXTRA]), limit)
         if count >= size or count * _GROWTH > _GIVE_UP_SHARE * size:
             # Too selective for the graph (or parts of it unreachable): score the matches.
             if allowed is None:
@@ -100,7 +102,7 @@ def _exact_all(
     index: VectorIndex, query: np.ndarray, limit: int, excluded: np.ndarray, rescore: Rescore
 ) -> list[tuple[float, str]]:
     size = len(index)
-    count = 4 * limit + 4 * _EXTRA + len(excluded)
+    count = 4 * limit + 64 + len(excluded)
     while True:
         count = min(count, size)
         keys, approximate = index.search(query, count, exact=True)
@@ -117,7 +119,7 @@ def _exact_among(
 ) -> list[tuple[float, str]]:
     approximate = index.score(query, keys)
     order = np.argsort(-approximate, kind="stable")
-    count = 4 * limit + 4 * _EXTRA
+    count = 4 * limit + 64
     while True:
         if count >= len(keys):
             found = _verified(keys, None, limit, rescore)

@@ -648,8 +648,10 @@ def _rescore(
     if not rows:
         return []
     vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4")
-    block = normalize_rows(vectors.reshape(len(rows), -1).astype(np.float32))
-    scores = block @ query
+    # Row by row in float64 (not one BLAS call): a vector's score must not depend on
+    # which other rows were re-scored with it, or equal vectors could stop tying.
+    block = normalize_rows(vectors.reshape(len(rows), -1).astype(np.float64))
+    scores = (block * query.astype(np.float64)).sum(axis=1)
     return [
         (_clip_score(score), record_id) for (record_id, _), score in zip(rows, scores, strict=True)
     ]
