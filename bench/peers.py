@@ -34,10 +34,12 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from clustered import exact_top_k, make_clustered_vectors, make_queries  # noqa: E402
+from peers_images import format_image_table, run_image_peers  # noqa: E402
 from peers_report import (  # noqa: E402
     describe_machine,
     describe_store_version,
     format_table,
+    read_load_average,
 )
 from peers_systems import BATCH, OWN_SYSTEMS, SYSTEMS  # noqa: E402
 from peers_venv import PEER_PACKAGES, PeerEnv, ensure_peer_env, last_line  # noqa: E402
@@ -160,13 +162,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--systems", default=None, help=f"comma-separated, from: {', '.join(SYSTEMS)}"
     )
     parser.add_argument("--queries", type=int, default=1000, help="measured queries per size")
-    parser.add_argument("--tune-queries", type=int, default=200, help="queries for choosing knobs")
+    parser.add_argument("--tune-queries", type=int, default=500, help="queries for choosing knobs")
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--target-recall", type=float, default=0.98)
     parser.add_argument(
         "--threads", type=int, default=1, help="threads per system (build and query)"
     )
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per system and size")
+    parser.add_argument(
+        "--images",
+        type=int,
+        default=200,
+        help="JPEGs for the image-ingest comparison with rclip and clip-retrieval (0: skip)",
+    )
     parser.add_argument("--no-install", action="store_true", help="never create the peer venv")
     parser.add_argument("--work-dir", default=str(BENCH / "work"))
     parser.add_argument(
@@ -177,6 +185,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.sizes = "5000"
         args.queries, args.tune_queries = min(args.queries, 200), min(args.tune_queries, 100)
         args.timeout = min(args.timeout, 300)
+        args.images = 0
     args.size_list = [int(size) for size in args.sizes.split(",") if size.strip()]
     chosen = (
         args.systems.split(",")
@@ -194,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
+    machine = describe_machine()
     needs_peers = any(package_of(system) for system in args.system_list)
     peers = ensure_peer_env(work, install=needs_peers and not args.no_install, log=log)
     results: list[dict[str, Any]] = []
@@ -211,9 +221,13 @@ def main(argv: list[str] | None = None) -> int:
             result = run_worker(system, python, data, args, n)
             log(f"  {result.get('status')}: {result.get('reason') or format_brief(result)}")
             results.append(result)
+    images: dict[str, Any] = {}
+    if args.images > 0:
+        install = not args.no_install
+        images = run_image_peers(work, args.images, install, args.timeout, log)
     report = {
         "benchmark": "peers",
-        "machine": describe_machine(),
+        "machine": {**machine, "load_average_end": read_load_average()},
         "store_version": describe_store_version(),
         "settings": {
             "dim": DIM,
@@ -236,12 +250,16 @@ def main(argv: list[str] | None = None) -> int:
         },
         "versions": {r["library"]: r["version"] for r in results if r.get("status") == "ok"},
         "results": results,
+        "images": images,
         "seconds": round(time.perf_counter() - started, 1),
     }
     out = Path(args.out) if args.out else default_out(args.quick)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(format_table(results))
+    if images:
+        print(f"\nImage ingestion, {args.images} JPEGs, random {images.get('model', '')}:")
+        print(format_image_table(images))
     print(f"\nwrote {out}")
     return 0
 

@@ -41,7 +41,16 @@ def describe_machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        # the machine is shared: other people's work shows up in the timings
+        "load_average": read_load_average(),
     }
+
+
+def read_load_average() -> list[float]:
+    try:
+        return [float(part) for part in Path("/proc/loadavg").read_text().split()[:3]]
+    except (OSError, ValueError):
+        return []
 
 
 def _git(*args: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,9 +73,10 @@ def _install(python: Path, requirement: str) -> str:
     return "ok"
 
 
-def ensure_peer_env(work_dir: Path, install: bool = True, log=print) -> PeerEnv:  # type: ignore[no-untyped-def]
-    """The peers' venv, created and filled when ``install`` (else only what is there)."""
-    venv = work_dir / "peers-venv"
+def ensure_venv(
+    venv: Path, packages: dict[str, str], install: bool = True, log: Callable[[str], None] = print
+) -> PeerEnv:
+    """A venv with ``packages`` (name -> requirement), created and filled when ``install``."""
     python = venv_python(venv)
     state = _read_state(venv) if python.exists() else {}
     if not install:
@@ -86,8 +88,8 @@ def ensure_peer_env(work_dir: Path, install: bool = True, log=print) -> PeerEnv:
         )
         if done.returncode != 0:
             reason = f"python -m venv failed: {last_line(done.stderr)}"
-            return PeerEnv(None, dict.fromkeys(PEER_PACKAGES, reason))
-    for package, requirement in PEER_PACKAGES.items():
+            return PeerEnv(None, dict.fromkeys(packages, reason))
+    for package, requirement in packages.items():
         if state.get(package) == "ok":
             continue
         log(f"installing {requirement} into {venv}")
@@ -96,3 +98,10 @@ def ensure_peer_env(work_dir: Path, install: bool = True, log=print) -> PeerEnv:
             log(f"  {state[package]}")
         (venv / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
     return PeerEnv(python, state)
+
+
+def ensure_peer_env(
+    work_dir: Path, install: bool = True, log: Callable[[str], None] = print
+) -> PeerEnv:
+    """The vector peers' venv, bench/work/peers-venv."""
+    return ensure_venv(work_dir / "peers-venv", PEER_PACKAGES, install, log)

@@ -25,6 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from peers_systems import SYSTEMS, System, clear_directory, directory_bytes  # noqa: E402
 
 WARMUP_QUERIES = 20
+# Knobs are chosen on a separate query set, whose recall differs from the measured
+# set's by sampling noise (~0.005 for 500 queries): aim a little higher so the
+# measured recall lands at or above the target.
+TUNE_MARGIN = 0.005
 
 
 def read_memory_kib() -> dict[str, int]:
@@ -61,7 +65,7 @@ def run_queries(system: System, queries: np.ndarray, k: int) -> tuple[list[list[
 def tune(
     system: System, queries: np.ndarray, truth: np.ndarray, target: float
 ) -> tuple[Any, list[dict[str, Any]]]:
-    """Cheapest knob value reaching ``target`` recall on the tuning set (else the last tried)."""
+    """Cheapest knob value reaching ``target`` (+ margin) on the tuning set, else the last."""
     curve: list[dict[str, Any]] = []
     chosen: Any = None
     for value in system.knobs:
@@ -71,7 +75,7 @@ def tune(
         recall = measure_recall(found, truth)
         curve.append({"knob": value, "recall": recall, "p50_ms": 1e3 * float(np.median(seconds))})
         chosen = value
-        if recall >= target:
+        if recall >= target + TUNE_MARGIN:
             break
     return chosen, curve
 
