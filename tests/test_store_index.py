@@ -23,12 +23,14 @@ import pytest
 
 from same_same.filters import parse_filters
 from same_same.records import EmbeddingSpace, Record
+from same_same.server import ServerSettings
 from same_same.storage import ann_index
 from same_same.storage.ann_index import IndexFiles, VectorIndex
 from same_same.storage.index_search import FLOAT16_MARGIN
 from same_same.storage.index_settings import MIN_VECTORS_ENV, IndexSettings
 from same_same.storage.sqlite import SQLiteStore
 from same_same.storage.sqlite_schema import SCHEMA
+from server_fixtures import fetch_json, running_app_server
 
 DIM = 32
 SPACE = EmbeddingSpace("test", "clusters-32", "", DIM)
@@ -466,3 +468,35 @@ def test_schema_version_1_gains_the_rowid_column(tmp_path: Path) -> None:
     indexes = {row[1] for row in conn.execute("PRAGMA index_list(records)")}
     assert "records_by_metadata" in indexes
     conn.close()
+
+
+# -- over HTTP ----------------------------------------------------------------------------
+
+
+def test_the_api_passes_exact_to_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MIN_VECTORS_ENV, str(MIN_VECTORS))
+    ids, vectors = clustered(800)
+    with SQLiteStore(tmp_path) as store:
+        store.ensure_namespace("ns", SPACE)
+        store.upsert("ns", make_records(ids, vectors))
+    query = queries(1, seed=30)[0]
+    expected = [rid for rid, _ in brute_force(ids, vectors, query, 10)]
+    url_body = {"embedding": query.tolist(), "limit": 10, "namespace": "ns"}
+    with running_app_server(ServerSettings(data_dir=tmp_path)) as base_url:
+        status, exact = fetch_json(
+            "POST", base_url + "/api/v1/vectors/search", {**url_body, "exact": True}
+        )
+        assert status == 200 and [hit["id"] for hit in exact["results"]] == expected
+        status, approximate = fetch_json(
+            "POST", base_url + "/api/v1/vectors/search", {**url_body, "exact": False}
+        )
+        assert status == 200 and len(approximate["results"]) == 10
+        status, error = fetch_json(
+            "POST", base_url + "/api/v1/vectors/search", {**url_body, "exact": "yes"}
+        )
+        assert 400 <= status < 500 and "exact" in json.dumps(error)
+        status, error = fetch_json(
+            "POST", base_url + "/api/v1/search", {"text": "x", "namespace": "ns", "exact": True}
+        )
+        # The text route accepts the field; this raw-vector namespace has no text model.
+        assert status == 400 and "exact" not in error["error"]["message"]
