@@ -8,6 +8,12 @@ Accepted models:
 * a path to an open_clip model config ``.json`` (a custom architecture),
 * ``same-same-tiny-clip``, the small model bundled with same-same.
 
+A named model and tag (``ViT-L-14`` / ``laion2b_s34b_b79k``) is first looked up in the
+local model folders, ``$SAME_SAME_MODELS_DIR/<model>/<tag>/`` (default: ``models/`` in
+the data directory), holding ``open_clip_config.json`` and the weights as the hub's
+open_clip repositories lay them out. Air-gapped machines copy weights there once and
+then run every command unchanged; the namespace still records the name and tag.
+
 Accepted weights (for names and config files): an open_clip pretrained tag of that
 architecture (``openai``), a local checkpoint file, or ``none``/``random`` for random
 initialisation (reproducible: seeded). Hub and folder models bring their weights.
@@ -24,10 +30,11 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ...config import default_data_dir
 from ...errors import InvalidInputError, ModelUnavailableError, UnknownNameError
 from .preprocess import PreprocessConfig
 from .weights import HUB_CONFIG_NAME, HUB_SAFE_WEIGHTS_NAME, HUB_WEIGHTS_NAME, fetch_hub_file
@@ -37,6 +44,7 @@ DEFAULT_PRETRAINED = "openai"
 RANDOM_WEIGHTS = ("none", "random")
 BUNDLED_WEIGHTS = "bundled"
 TINY_MODEL_NAME = "same-same-tiny-clip"
+MODELS_DIR_ENV = "SAME_SAME_MODELS_DIR"
 HF_HUB_PREFIX = "hf-hub:"
 LOCAL_DIR_PREFIX = "local-dir:"
 # shown when a model name is unknown and nothing close to it exists
@@ -89,6 +97,20 @@ def default_pretrained_for(model: str) -> str:
     return BUNDLED_WEIGHTS if model.strip() == TINY_MODEL_NAME else DEFAULT_PRETRAINED
 
 
+def models_dir() -> Path:
+    """Where local copies of named models live: ``$SAME_SAME_MODELS_DIR`` or DATA_DIR/models."""
+    env = os.environ.get(MODELS_DIR_ENV)
+    return Path(env).expanduser() if env else default_data_dir() / "models"
+
+
+def find_local_model(model: str, pretrained: str) -> Path | None:
+    """``models_dir()/<model>/<tag>/`` when it holds an open_clip model, else None."""
+    if not pretrained or pretrained in RANDOM_WEIGHTS or Path(pretrained).name != pretrained:
+        return None
+    folder = models_dir() / model.replace("/", "-") / pretrained
+    return folder if (folder / HUB_CONFIG_NAME).is_file() else None
+
+
 def resolve_model_choice(model: str, pretrained: str | None = None) -> ModelChoice:
     """Validate ``model``/``pretrained`` and describe how to build them; loads no weights."""
     model = (model or DEFAULT_MODEL).strip()
@@ -104,6 +126,10 @@ def resolve_model_choice(model: str, pretrained: str | None = None) -> ModelChoi
         return _choose_model_dir(path, keep_prefix=False)
     if path.suffix.lower() == ".json" or path.is_file():
         return _choose_config_file(path, pretrained)
+    local = find_local_model(model, pretrained)
+    if local is not None:
+        choice = _choose_model_dir(local, keep_prefix=False)
+        return replace(choice, model=model.replace("/", "-"), pretrained=pretrained)
     return _choose_builtin(model, pretrained)
 
 
