@@ -16,10 +16,16 @@ GIL for the heavy work, and threads share the set of known hashes and hand pixel
 over without pickling. Results are consumed in source order, so batches (and
 everything stored) are the same whatever the timing. Bad files are reported as
 "skipping LOCATION: REASON" and never stop the run.
+
+The model loads in a background thread as soon as the first file needs embedding,
+while the first files decode (a run where nothing changed never loads it), and
+decoding runs up to a few batches ahead of the model, so neither waits for the
+other when their speeds wobble.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import stat
@@ -49,16 +55,33 @@ from .report import IngestReport
 from .text import check_namespace_space
 
 MAX_DEFAULT_WORKERS = 8
+"""Decode threads share the CPU with a model that runs there; more than 8 only contend."""
+MAX_GPU_WORKERS = 32
+"""With the model on a GPU, decoding is the CPU's only job: every core decodes."""
 FALLBACK_MIN_SIDE = 448
 """Decode target for embedders that do not say their input size (covers 224-448 px models)."""
+READ_AHEAD_BATCHES = 4
+"""Files decoded ahead of the model, in batches; bounded by READ_AHEAD_BYTES."""
+READ_AHEAD_BYTES = 384 * 2**20
 
 PIPELINE_KEYS = frozenset({"namespace", "width", "height", "bytes", "mtime", "sha256"})
 """Metadata the pipeline adds; everything else comes from the source."""
 
 
-def default_workers() -> int:
-    """Decode threads when none are asked for: one per CPU, at most 8."""
-    return max(1, min(MAX_DEFAULT_WORKERS, os.cpu_count() or 1))
+def default_workers(device: str = "cpu") -> int:
+    """Decode threads when none are asked for: one per CPU, at most 8 (32 for a GPU model)."""
+    cap = MAX_GPU_WORKERS if device.startswith("cuda") else MAX_DEFAULT_WORKERS
+    return max(1, min(cap, os.cpu_count() or 1))
+
+
+def draft_side(config: Any) -> int:
+    """The side JPEGs are draft-decoded to for a model of ``config`` (its larger input side).
+
+    libjpeg then decodes at the smallest of 1/8, 1/4, 1/2, 1/1 scale that keeps both
+    sides at least this long (a 3000x2000 photo at 1/8: 375x250): several times
+    faster, and the model's own resize still only ever shrinks.
+    """
+    return max(int(config.height), int(config.width))
 
 
 # -- what each file turns into -------------------------------------------------
@@ -122,6 +145,10 @@ class _ModelInput:
     preprocess: Preprocess | None
     min_side: int
     embed: Callable[[Sequence[PreparedImage]], np.ndarray]
+    item_bytes: int = 3 * FALLBACK_MIN_SIDE * FALLBACK_MIN_SIDE * 4
+    """Memory one decoded file holds until it is embedded (sizes the read-ahead)."""
+    warm_up: Callable[[], None] | None = None
+    """Loads the model; run in the background while the first files decode."""
 
 
 def _model_input(embedder: Embedder) -> _ModelInput:
@@ -142,14 +169,49 @@ def _model_input(embedder: Embedder) -> _ModelInput:
 
         return _ModelInput(
             preprocess=functools.partial(preprocess_image, config=config),
-            min_side=max(int(config.height), int(config.width)),
+            min_side=draft_side(config),
             embed=embed_pixels,
+            item_bytes=4 * int(np.prod(config.shape)),
+            warm_up=_warm_up_hook(embedder),
         )
 
     def embed_decoded(prepared: Sequence[PreparedImage]) -> np.ndarray:
         return embedder.embed_images([p.image for p in prepared if p.image is not None])
 
-    return _ModelInput(preprocess=None, min_side=FALLBACK_MIN_SIDE, embed=embed_decoded)
+    return _ModelInput(
+        preprocess=None,
+        min_side=FALLBACK_MIN_SIDE,
+        embed=embed_decoded,
+        warm_up=_warm_up_hook(embedder),
+    )
+
+
+def _warm_up_hook(embedder: Embedder) -> Callable[[], None] | None:
+    hook = getattr(embedder, "prepare_images", None)
+    return hook if callable(hook) else None
+
+
+class _Background:
+    """One call in a daemon thread; ``wait`` returns when it is done and re-raises its error."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(work,), name="same-same-model-load", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, work: Callable[[], None]) -> None:
+        try:
+            work()
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread in wait()
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
 
 
 # -- the run -------------------------------------------------------------------
@@ -170,6 +232,15 @@ class _Run:
     stored: dict[str, _Stored] = field(default_factory=dict)
     known_hashes: set[str] = field(default_factory=set)
     seen_ids: set[str] = field(default_factory=set)
+    warming: _Background | None = None
+
+    def start_warm_up(self) -> None:
+        if self.warming is None and self.model.warm_up is not None:
+            self.warming = _Background(self.model.warm_up)
+
+    def wait_for_model(self) -> None:
+        if self.warming is not None:
+            self.warming.wait()
 
     def say(self, text: str) -> None:
         if self.verbose:
@@ -204,6 +275,7 @@ class _Run:
                 continue
             before = self.stored.get(file.record_id)
             if before is None or not before.sha256 or not _same_file(before, info):
+                self.start_warm_up()  # this file will most likely need the model
                 yield _Job(file, info.st_mtime)
             elif _same_source_metadata(before.metadata, file.metadata):
                 yield _Unchanged(file.location)
@@ -306,6 +378,7 @@ class _Run:
             hashes.append(ready.sha256)
         if not ready_for_model:
             return {}, failed
+        self.wait_for_model()
         matrix = self.model.embed(ready_for_model)
         return {sha: matrix[row] for row, sha in enumerate(hashes)}, failed
 
@@ -402,6 +475,25 @@ def _count_in_background(source: Source, progress: Progress) -> threading.Thread
     return counter
 
 
+def read_ahead(batch_size: int, threads: int, item_bytes: int) -> int:
+    """How many files may be in flight (decoding, or decoded and waiting for the model).
+
+    A few batches, so decoding goes on while the model embeds and while it loads,
+    within READ_AHEAD_BYTES of decoded pixels; never less than a batch plus two
+    files per thread, which keeps every thread busy.
+    """
+    least = batch_size + 2 * max(threads, 1)
+    wanted = READ_AHEAD_BATCHES * batch_size
+    affordable = READ_AHEAD_BYTES // max(item_bytes, 1)
+    return max(least, min(wanted, affordable))
+
+
+def _model_device(embedder: Embedder) -> str:
+    """Where the model runs (``cpu`` when the embedder does not say); loads nothing."""
+    device = getattr(embedder, "model_device", None)
+    return device if isinstance(device, str) else "cpu"
+
+
 def _check_arguments(batch_size: int, sample: int | None, workers: int | None) -> None:
     if batch_size < 1:
         raise InvalidInputError("--batch-size must be at least 1")
@@ -466,16 +558,19 @@ def ingest_images(
         progress.set_total(len(items))
     else:
         counter = _count_in_background(source, progress)
-    threads = default_workers() if workers is None else workers
+    threads = default_workers(_model_device(embedder)) if workers is None else workers
     pool = ThreadPoolExecutor(threads, "same-same-decode") if threads > 0 else None
     try:
-        window = batch_size + 2 * max(threads, 1)
+        window = read_ahead(batch_size, threads, model.item_bytes)
         run.consume(_map_in_order(pool, run.prepare, run.plan(items), window))
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         if counter is not None:
             counter.join()
+        if run.warming is not None:
+            with contextlib.suppress(Exception):  # a load error already ended the run
+                run.warming.wait()
     if prune:
         run.prune()
     report.seconds = time.monotonic() - started
