@@ -107,7 +107,7 @@ def test_config_file_needs_weights_or_none(tmp_path: Path) -> None:
 
 
 def test_unknown_backend_and_device_fail_with_choices() -> None:
-    with pytest.raises(UnknownNameError, match="known: torch"):
+    with pytest.raises(UnknownNameError, match="known: onnx, onnx-int8, torch"):
         CLIPEmbedder("ViT-B-32", "openai", backend="tensorrt")
     with pytest.raises(InvalidInputError, match="cuda:N"):
         CLIPEmbedder("ViT-B-32", "openai", device="gpu")

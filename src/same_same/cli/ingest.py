@@ -15,6 +15,7 @@ from ..storage import open_store
 from .options import BooleanValueCommand, data_dir_option, json_option, namespace_option
 
 EMBEDDER_ENV = "SAME_SAME_EMBEDDER"
+DEFAULT_BATCH_SIZE = 32
 
 
 class IngestCommand(BooleanValueCommand):
@@ -44,9 +45,9 @@ def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 4096),
-    default=32,
-    show_default=True,
-    help="Items per model batch and per committed transaction.",
+    default=None,
+    help="Items per model batch and per committed transaction "
+    "[default: 32; clip: 16 on CPU, 128 on a GPU].",
 )
 @click.option(
     "--sample", type=click.IntRange(1), default=None, help="Ingest a random sample of N items."
@@ -84,7 +85,12 @@ def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option(
     "--device", default="auto", show_default=True, help="clip: auto, cpu, cuda, cuda:N or mps."
 )
-@click.option("--backend", default=None, help="clip: inference backend (torch, onnx).")
+@click.option(
+    "--backend",
+    default=None,
+    help="clip: inference backend: torch (default), onnx or onnx-int8 "
+    "[env SAME_SAME_CLIP_BACKEND].",
+)
 @click.option(
     "--workers",
     type=click.IntRange(0, 256),
@@ -97,7 +103,7 @@ def ingest_command(
     embedder: str,
     namespace: str,
     data_dir: str | None,
-    batch_size: int,
+    batch_size: int | None,
     sample: int | None,
     dry_run: bool,
     verbose: bool,
@@ -132,6 +138,8 @@ def ingest_command(
             text_col=text_col, id_col=id_col, meta_cols=split_columns(meta_col), recursive=recursive
         ),
     )
+    store_dir = resolve_data_dir(data_dir)
+    extra: tuple[tuple[str, object], ...] = (("data_dir", str(store_dir)),)
     model = create_embedder(
         embedder,
         EmbedderOptions(
@@ -139,16 +147,19 @@ def ingest_command(
             pretrained=clip_pretrain,
             device=device,
             backend=backend,
-            batch_size=batch_size,
+            batch_size=batch_size or DEFAULT_BATCH_SIZE,
+            extra=extra if batch_size else (*extra, ("auto_batch_size", True)),
         ),
     )
+    if batch_size is None:  # the embedder's choice for its device, else the default
+        batch_size = int(getattr(model, "batch_size", DEFAULT_BATCH_SIZE))
     if opened.modality == "image" and not model.supports_images:
         raise click.UsageError(f"{opened.describe()} holds images; embed them with -e clip")
     model.prepare()
     progress = Progress(
         unit="images" if opened.modality == "image" else "records", enabled=not quiet
     )
-    with open_store(resolve_data_dir(data_dir)) as store:
+    with open_store(store_dir) as store:
         report = run_ingest(
             store,
             model,

@@ -15,13 +15,21 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...errors import InvalidInputError, MissingDependencyError, UnknownNameError
+from ...errors import InvalidInputError, MissingDependencyError
 from ...records import EmbeddingSpace
 from ..base import Embedder, EmbedderOptions, normalize_rows
+from .backends import (
+    BackendSettings,
+    backend_device,
+    check_backend_name,
+    default_batch_size,
+    load_clip_backend,
+)
 from .device import check_device_name
 from .names import DEFAULT_MODEL, ModelChoice, default_pretrained_for, resolve_model_choice
 from .preprocess import PreprocessConfig, preprocess_images
@@ -33,7 +41,6 @@ if TYPE_CHECKING:
 
 MODEL_ENV = "SAME_SAME_CLIP_MODEL"
 PRETRAINED_ENV = "SAME_SAME_CLIP_PRETRAIN"
-BACKENDS = ("torch",)
 REQUIRED_MODULES = ("torch", "torchvision", "open_clip")
 
 
@@ -52,6 +59,9 @@ class CLIPEmbedder(Embedder):
     of that architecture (``openai``), a local checkpoint file, or ``none`` for seeded
     random weights; None means ``openai`` (the bundled weights for the tiny model).
     ``device``: ``auto`` (cuda, then mps, then cpu), ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
+    ``backend``: ``torch``, ``onnx`` or ``onnx-int8`` (None: ``$SAME_SAME_CLIP_BACKEND``,
+    else torch); all give vectors of the same space. ``cache_dir``: where the onnx
+    backends keep exported models (None: ``onnx`` in the default data directory).
     """
 
     name = "clip"
@@ -62,16 +72,16 @@ class CLIPEmbedder(Embedder):
         model: str = DEFAULT_MODEL,
         pretrained: str | None = None,
         device: str = "auto",
-        batch_size: int = 32,
+        batch_size: int | None = 32,
         backend: str | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         ensure_clip_installed()
-        if backend not in (None, *BACKENDS):
-            raise UnknownNameError("CLIP backend", str(backend), list(BACKENDS))
-        if batch_size < 1:
+        self.backend_name = check_backend_name(backend)
+        if batch_size is not None and batch_size < 1:
             raise InvalidInputError(f"batch size must be at least 1, got {batch_size}")
-        self.batch_size = int(batch_size)
-        self.backend_name = backend or "torch"
+        self._batch_size = None if batch_size is None else int(batch_size)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.requested_device = check_device_name(device)
         self.choice: ModelChoice = resolve_model_choice(model, pretrained)
         self._space = EmbeddingSpace(
@@ -84,7 +94,11 @@ class CLIPEmbedder(Embedder):
 
     @classmethod
     def from_options(cls, options: EmbedderOptions) -> CLIPEmbedder:
-        """Model and weights from options, else $SAME_SAME_CLIP_MODEL/$SAME_SAME_CLIP_PRETRAIN."""
+        """Model and weights from options, else $SAME_SAME_CLIP_MODEL/$SAME_SAME_CLIP_PRETRAIN.
+
+        ``options.extra`` may carry ``data_dir`` (exported ONNX models go to its ``onnx``)
+        and ``auto_batch_size`` (true: ignore ``options.batch_size``, pick one for the device).
+        """
         model = options.model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
         pretrained = (
             options.pretrained
@@ -95,8 +109,9 @@ class CLIPEmbedder(Embedder):
             model=model,
             pretrained=pretrained,
             device=options.device,
-            batch_size=options.batch_size,
+            batch_size=None if dict(options.extra).get("auto_batch_size") else options.batch_size,
             backend=options.backend,
+            cache_dir=_onnx_dir_from(options),
         )
 
     @property
@@ -112,9 +127,14 @@ class CLIPEmbedder(Embedder):
         """The device the model runs (or will run) on, e.g. ``cuda`` or ``cpu``."""
         if self._backend is not None:
             return self._backend.device
-        from .device import resolve_device
+        return backend_device(self.backend_name, self.requested_device)
 
-        return resolve_device(self.requested_device)
+    @property
+    def batch_size(self) -> int:
+        """Images or texts per forward pass: as given, else larger on a GPU than on a CPU."""
+        if self._batch_size is None:
+            self._batch_size = default_batch_size(self.device)
+        return self._batch_size
 
     @property
     def preprocess_config(self) -> PreprocessConfig:
@@ -132,13 +152,23 @@ class CLIPEmbedder(Embedder):
 
     @property
     def backend(self) -> CLIPBackend:
-        """The loaded model runner (a ``TorchCLIP`` for the torch backend); loads it."""
+        """The loaded model runner (``TorchCLIP``, ``OnnxCLIP``); loads it."""
         return self._load_backend()
 
     def load(self) -> CLIPEmbedder:
         """Load the weights now instead of on the first call (fails fast, e.g. offline)."""
         self._load_backend()
         return self
+
+    def prepare_images(self) -> None:
+        """Load what embedding images needs (weights, an ONNX image session) now.
+
+        The image ingest calls this in a background thread while the first files decode.
+        """
+        backend = self._load_backend()
+        open_image_tower = getattr(backend, "open_image_tower", None)
+        if callable(open_image_tower):
+            open_image_tower()
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         if isinstance(texts, str):
@@ -185,15 +215,18 @@ class CLIPEmbedder(Embedder):
 
     def _load_backend(self) -> CLIPBackend:
         if self._backend is None:
-            from .device import resolve_device
-            from .torch_backend import load_torch_clip
-
-            device = resolve_device(self.requested_device)
-            self._backend = load_torch_clip(self.choice, device, self.batch_size)
+            settings = BackendSettings(self.requested_device, self.batch_size, self.cache_dir)
+            self._backend = load_clip_backend(self.backend_name, self.choice, settings)
         return self._backend
 
     def __repr__(self) -> str:
         return (
             f"CLIPEmbedder({self.choice.model!r}, {self.choice.pretrained!r}, "
-            f"device={self.requested_device!r}, batch_size={self.batch_size})"
+            f"device={self.requested_device!r}, batch_size={self.batch_size}, "
+            f"backend={self.backend_name!r})"
         )
+
+
+def _onnx_dir_from(options: EmbedderOptions) -> Path | None:
+    data_dir = dict(options.extra).get("data_dir")
+    return Path(data_dir) / "onnx" if data_dir else None

@@ -98,6 +98,11 @@ def load_torch_clip(choice: ModelChoice, device: str, batch_size: int = 32) -> T
         return loaded
 
 
+def build_torch_clip(choice: ModelChoice, device: str = "cpu") -> TorchCLIP:
+    """A fresh model of ``choice``, not shared and not kept (e.g. for an ONNX export)."""
+    return _build(choice, device, batch_size=1)
+
+
 def forget_loaded_models() -> None:
     """Drop every cached model (tests; a server freeing memory)."""
     with _LOAD_LOCK:

@@ -1,0 +1,110 @@
+"""CLIP inference backends by name: ``torch``, ``onnx``, ``onnx-int8``.
+
+Every backend runs the same model with the same weights, so the vectors land in
+the same space (the namespace's identity does not mention the backend): a
+collection ingested with ``onnx-int8`` can be searched with ``torch`` and the other
+way round. A new backend is one loader plus one ``register_clip_backend`` line.
+Loaders import their heavy dependencies late.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ...errors import UnknownNameError
+from .names import ModelChoice
+
+if TYPE_CHECKING:
+    from .torch_backend import CLIPBackend
+
+DEFAULT_BACKEND = "torch"
+BACKEND_ENV = "SAME_SAME_CLIP_BACKEND"
+CPU_BATCH_SIZE = 16
+"""On a CPU, larger batches are no faster (ViT-B-32: 64 runs at the speed of 16) and
+make each committed batch, and the progress bar's steps, longer."""
+GPU_BATCH_SIZE = 128
+"""Enough images per forward pass to keep a GPU busy with ViT-B and ViT-L models in
+half precision, small enough for their activations to fit on an 8 GB card."""
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """What a loader needs besides the model: where to run it and where to keep files.
+
+    ``cache_dir``: where exported models are kept (``DATA_DIR/onnx``); None means
+    ``onnx`` under the default data directory.
+    """
+
+    device: str = "auto"
+    batch_size: int = 32
+    cache_dir: Path | None = None
+
+
+BackendLoader = Callable[[ModelChoice, BackendSettings], "CLIPBackend"]
+
+_LOADERS: dict[str, BackendLoader] = {}
+
+
+def register_clip_backend(name: str, loader: BackendLoader) -> None:
+    _LOADERS[name] = loader
+
+
+def list_clip_backends() -> list[str]:
+    return sorted(_LOADERS)
+
+
+def check_backend_name(name: str | None) -> str:
+    """The backend to use for ``name`` (None: ``$SAME_SAME_CLIP_BACKEND``, else torch)."""
+    chosen = (name or os.environ.get(BACKEND_ENV) or DEFAULT_BACKEND).strip().lower()
+    if chosen not in _LOADERS:
+        raise UnknownNameError("CLIP backend", chosen, list(_LOADERS))
+    return chosen
+
+
+def load_clip_backend(name: str, choice: ModelChoice, settings: BackendSettings) -> CLIPBackend:
+    """The loaded model runner of backend ``name`` (UnknownNameError lists the known ones)."""
+    return _LOADERS[check_backend_name(name)](choice, settings)
+
+
+def default_batch_size(device: str) -> int:
+    """Images per forward pass when the user did not choose: larger on a GPU."""
+    return GPU_BATCH_SIZE if device.startswith("cuda") else CPU_BATCH_SIZE
+
+
+def backend_device(name: str, requested: str) -> str:
+    """The device backend ``name`` runs on for ``--device requested``; loads no model."""
+    if check_backend_name(name) == "torch":
+        from .device import resolve_device
+
+        return resolve_device(requested)
+    from .onnx_backend import choose_onnx_device
+
+    return choose_onnx_device(requested)
+
+
+def _load_torch(choice: ModelChoice, settings: BackendSettings) -> CLIPBackend:
+    from .device import resolve_device
+    from .torch_backend import load_torch_clip
+
+    return load_torch_clip(choice, resolve_device(settings.device), settings.batch_size)
+
+
+def _load_onnx(choice: ModelChoice, settings: BackendSettings) -> CLIPBackend:
+    from .onnx_backend import load_onnx_clip
+
+    return load_onnx_clip(choice, settings, precision="fp32")
+
+
+def _load_onnx_int8(choice: ModelChoice, settings: BackendSettings) -> CLIPBackend:
+    from .onnx_backend import load_onnx_clip
+
+    return load_onnx_clip(choice, settings, precision="int8")
+
+
+register_clip_backend("torch", _load_torch)
+register_clip_backend("onnx", _load_onnx)
+register_clip_backend("onnx-int8", _load_onnx_int8)
