@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(format_table(results))
     if images:
-        print(f"\nImage ingestion, {args.images} JPEGs, random {images.get('model', '')}:")
+        print(f"\nImage ingestion, {args.images} JPEGs, {images.get('model', '')}:")
         print(format_image_table(images))
     print(f"\nwrote {out}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import platform
 import subprocess
@@ -68,9 +69,11 @@ def describe_store_version() -> dict[str, Any]:
     return {
         "commit": _git("rev-parse", "HEAD"),
         "storage_last_commit": _git("log", "-1", "--format=%H %s", "--", "src/same_same/storage"),
-        "storage_uncommitted_changes": bool(
-            _git("status", "--porcelain", "--", "src/same_same/storage")
-        ),
+        # the tree is shared and same-same runs from it: name uncommitted store code too
+        "storage_uncommitted_changes": _git("status", "--porcelain", "--", "src/same_same/storage"),
+        "storage_diff_sha256": hashlib.sha256(
+            _git("diff", "HEAD", "--", "src/same_same/storage").encode()
+        ).hexdigest(),
         "python": sys.version.split()[0],
     }
 

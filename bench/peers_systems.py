@@ -39,6 +39,9 @@ class System:
     # when set and the data set is larger, only this many rows are inserted, the
     # ingest time is scaled up and no queries are run (too slow to do in full)
     sample = 0
+    # when set, only this many of the measured queries are run (flat scans in
+    # Python at ~0.4 s a query would otherwise take most of the run)
+    max_queries = 0
 
     def load(self, threads: int) -> None:
         """Import the library (timed apart from the build)."""
@@ -257,6 +260,7 @@ class LanceFlat(System):
     name = "lancedb-flat"
     library = "lancedb"
     notes = "one table written at once, no index: a flat scan per query"
+    max_queries = 250
 
     def load(self, threads: int) -> None:
         import lancedb
@@ -296,6 +300,7 @@ class LanceFlat(System):
 
 class LanceIvfPq(LanceFlat):
     name = "lancedb-ivfpq"
+    max_queries = 0
     knob_name = "nprobes,refine_factor"
     # On clustered data the neighbours share a partition, so recall is bound by the
     # PQ codes' error: re-ranking more candidates with the full vectors is the knob.
@@ -340,6 +345,7 @@ class QdrantLocal(System):
         "local mode in memory (':memory:'): brute-force numpy scan in Python, no HNSW; "
         "the on-disk local mode is qdrant-local-disk"
     )
+    max_queries = 250
 
     def load(self, threads: int) -> None:
         from qdrant_client import QdrantClient, models
