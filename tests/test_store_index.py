@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -500,3 +501,35 @@ def test_the_api_passes_exact_to_the_store(tmp_path: Path, monkeypatch: pytest.M
         )
         # The text route accepts the field; this raw-vector namespace has no text model.
         assert status == 400 and "exact" not in error["error"]["message"]
+
+
+def test_a_large_file_is_checked_in_the_background_and_rebuilt_when_damaged(
+    filled: tuple[SQLiteStore, list[str], np.ndarray],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store, ids, vectors = filled
+    store.close()
+    monkeypatch.setattr(ann_index, "_VERIFY_IN_BACKGROUND_BYTES", 0)  # every file is "large"
+    files = IndexFiles.of(tmp_path, "ns")
+    sidecar = files.read_sidecar()
+    assert sidecar is not None
+    path = files.folder / sidecar["file"]
+    data = bytearray(path.read_bytes())
+    data[-8:] = bytes(b ^ 0xFF for b in data[-8:])  # the tail: it still maps and searches
+    path.write_bytes(bytes(data))
+    query = queries(1, seed=4)[0]
+    with caplog.at_level(logging.WARNING), SQLiteStore(tmp_path, SETTINGS) as reopened:
+        assert isinstance(reopened, SQLiteStore)
+        reopened.search(["ns"], query)  # answered from the mapped file while it is checked
+        assert reopened.index_stats.loads == 1
+        deadline = time.monotonic() + 30
+        while "does not match its checksum" not in caplog.text:
+            assert time.monotonic() < deadline, "the background check never finished"
+            time.sleep(0.05)
+        got = reopened.search(["ns"], query, limit=10, exact=True)
+        assert store_ids(got) == [rid for rid, _ in brute_force(ids, vectors, query, 10)]
+        assert reopened.index_stats.builds == 1
+    repaired = files.read_sidecar()
+    assert repaired is not None and repaired["file"] != sidecar["file"] or repaired != sidecar

@@ -113,6 +113,9 @@ class IndexCache:
             if row is None or row.created_seq != entry.created_seq or not self.serves(name, row):
                 del self._entries[name]
                 continue
+            if entry.index.verified is False:
+                self._discard(name, entry)
+                continue
             self._catch_up(conn, name, row, entry, seq, horizon)
 
     def index(
@@ -120,6 +123,9 @@ class IndexCache:
     ) -> VectorIndex:
         """The up-to-date index of a namespace that ``serves``, loading or building it."""
         entry = self._entries.get(name)
+        if entry is not None and entry.index.verified is False:
+            self._discard(name, entry)
+            entry = None
         if entry is None:
             entry = self._open(conn, name, row, seq, horizon)
             self._entries[name] = entry
@@ -141,6 +147,14 @@ class IndexCache:
         self._entries.clear()
 
     # -- internals ----------------------------------------------------------
+
+    def _discard(self, name: str, entry: _Entry) -> None:
+        """Its file failed the background checksum: forget both; the next use rebuilds."""
+        del self._entries[name]
+        files = self._files(name)
+        with files.locked(wait=None):
+            entry.index.discard_file(files)
+        logger.warning("rebuilding the index of namespace %r (its file is damaged)", name)
 
     def _files(self, name: str) -> IndexFiles:
         return IndexFiles.of(self.data_dir, name)

@@ -93,10 +93,10 @@ class SearchMatrix:
         """Cosine scores of a unit ``query`` against all rows, or against ``rows`` in that order."""
         live = self.vectors[: self.size]
         if rows is None:
-            return live @ query
+            return _dot_rows(live, query)
         if len(rows) < _GATHER_SHARE * self.size:
-            return live[rows] @ query
-        return (live @ query)[rows]
+            return _dot_rows(live[rows], query)
+        return _dot_rows(live, query)[rows]
 
     def _reserve(self, needed: int) -> None:
         capacity = len(self.vectors)
@@ -107,6 +107,17 @@ class SearchMatrix:
         grown = np.empty((capacity, self.dim), dtype=np.float32)
         grown[: self.size] = self.vectors[: self.size]
         self.vectors = grown
+
+
+def _dot_rows(block: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """``block @ query`` on one thread.
+
+    A matrix-vector product is bound by memory, not arithmetic: BLAS's threads gain
+    little, and on a busy machine (a server answering several requests on two
+    cores) they wait for each other; bench/query.py measured a 10k x 512 scan at
+    13-18 ms through BLAS against about 5 ms this way on such a machine.
+    """
+    return np.einsum("ij,j->i", block, query)
 
 
 def select_top(scores: np.ndarray, id_of: Callable[[int], str], limit: int) -> list[int]:
