@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from clip_fixtures import real_photo_paths, tiny_embedder
 from PIL import Image
 
+from clip_fixtures import real_photo_paths, tiny_embedder
 from same_same.embedders.clip import PreprocessConfig, preprocess_image, preprocess_images
 
 open_clip_transform = pytest.importorskip("open_clip.transform")

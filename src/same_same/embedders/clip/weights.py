@@ -137,10 +137,9 @@ def locate_tag_weights(model_name: str, tag: str, tag_cfg: dict[str, Any]) -> st
         cached = find_cached_hub_file(repo_id, hub_weight_candidates(filename or HUB_WEIGHTS_NAME))
         if cached:
             return cached
-    if url:
-        cached_url_file = Path("~/.cache/clip").expanduser() / os.path.basename(url)
-        if cached_url_file.is_file():
-            return _download_with_open_clip(tag_cfg, what)  # verifies the checksum, no request
+    if url and (Path("~/.cache/clip").expanduser() / os.path.basename(url)).is_file():
+        # open_clip's URL cache (older downloads): checked against its checksum, no request
+        return _download_with_open_clip({"url": url}, what)
     require_network(hub_endpoint() if hub else url, what)
     return _download_with_open_clip(tag_cfg, what)
 
