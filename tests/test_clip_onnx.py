@@ -187,20 +187,20 @@ def test_int8_is_close_and_finds_the_same_top5(cache_dir: Path, tmp_path: Path) 
     int8 = onnx_embedder(cache_dir, "onnx-int8")
     image_fp32, image_int8 = torch_embedder.embed_images(images), int8.embed_images(images)
     text_fp32, text_int8 = torch_embedder.embed_texts(queries), int8.embed_texts(queries)
-    assert cosines(image_int8, image_fp32).min() >= 0.99
-    assert cosines(text_int8, text_fp32).min() >= 0.99
+    assert cosines(image_int8, image_fp32).min() >= 0.999
+    assert cosines(text_int8, text_fp32).min() >= 0.999
 
     exact, quantized = text_fp32 @ image_fp32.T, text_int8 @ image_int8.T
     assert np.abs(exact - quantized).max() < 0.02
-    ranked = -np.sort(-exact, axis=1)
-    # Generated scenes repeat (two "red circle" pictures score within a hair of each
-    # other); where the 5th and 6th are closer than 0.003 the order is a coin toss.
-    decided = ranked[:, 4] - ranked[:, 5] >= 0.003
-    assert decided.mean() >= 0.5
-    for query in np.flatnonzero(decided):
-        top_exact = set(np.argsort(-exact[query])[:5])
+    same = 0
+    for query, scores in enumerate(exact):
+        top_exact = set(np.argsort(-scores)[:5])
         top_quantized = set(np.argsort(-quantized[query])[:5])
-        assert top_exact == top_quantized, queries[query]
+        same += top_exact == top_quantized
+        # where they differ, int8 only swapped pictures that fp32 scores as a tie
+        fifth = np.sort(scores)[-5]
+        assert all(scores[i] >= fifth - 0.01 for i in top_quantized), queries[query]
+    assert same >= 0.9 * len(queries)
 
 
 # -- the real command line -------------------------------------------------------------------

@@ -233,6 +233,8 @@ class _Run:
     known_hashes: set[str] = field(default_factory=set)
     seen_ids: set[str] = field(default_factory=set)
     warming: _Background | None = None
+    model_idle: threading.Event | None = None
+    """Set while the model is not running; None when decoding never waits for it."""
 
     def start_warm_up(self) -> None:
         if self.warming is None and self.model.warm_up is not None:
@@ -287,6 +289,8 @@ class _Run:
 
     # step 2: in a worker thread
     def prepare(self, job: _Job) -> _Outcome:
+        if self.model_idle is not None:
+            self.model_idle.wait()
         try:
             prepared = self.prepare_file(job.file, self.known_hashes)
         except ImageDecodeError as exc:
@@ -379,7 +383,14 @@ class _Run:
         if not ready_for_model:
             return {}, failed
         self.wait_for_model()
-        matrix = self.model.embed(ready_for_model)
+        if self.model_idle is None:
+            matrix = self.model.embed(ready_for_model)
+        else:
+            self.model_idle.clear()
+            try:
+                matrix = self.model.embed(ready_for_model)
+            finally:
+                self.model_idle.set()
         return {sha: matrix[row] for row, sha in enumerate(hashes)}, failed
 
     def prune(self) -> None:
@@ -488,6 +499,18 @@ def read_ahead(batch_size: int, threads: int, item_bytes: int) -> int:
     return max(least, min(wanted, affordable))
 
 
+def takes_turns_with_decoding(embedder: Embedder) -> bool:
+    """Whether files are decoded only while the model is not running.
+
+    For models that want every core to themselves (torch on a CPU: its threads
+    wait for each other, so one core taken by a decode thread stalls all of them)
+    each side gets all cores in its turn, which is the rate of a perfect overlap,
+    1 / (1/model rate + 1/decode rate). Others (ONNX Runtime, a GPU) run side by
+    side with decoding, which fills the moments the model leaves a core idle.
+    """
+    return bool(getattr(embedder, "wants_cores_to_itself", False))
+
+
 def _model_device(embedder: Embedder) -> str:
     """Where the model runs (``cpu`` when the embedder does not say); loads nothing."""
     device = getattr(embedder, "model_device", None)
@@ -558,8 +581,12 @@ def ingest_images(
         progress.set_total(len(items))
     else:
         counter = _count_in_background(source, progress)
-    threads = default_workers(_model_device(embedder)) if workers is None else workers
+    device = _model_device(embedder)
+    threads = default_workers(device) if workers is None else workers
     pool = ThreadPoolExecutor(threads, "same-same-decode") if threads > 0 else None
+    if pool is not None and takes_turns_with_decoding(embedder):
+        run.model_idle = threading.Event()
+        run.model_idle.set()
     try:
         window = read_ahead(batch_size, threads, model.item_bytes)
         run.consume(_map_in_order(pool, run.prepare, run.plan(items), window))

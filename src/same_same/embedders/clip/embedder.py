@@ -130,6 +130,17 @@ class CLIPEmbedder(Embedder):
         return backend_device(self.backend_name, self.requested_device)
 
     @property
+    def wants_cores_to_itself(self) -> bool:
+        """Whether work on other threads should pause while this model runs (image ingest).
+
+        torch on a CPU splits each operator over all cores with OpenMP, whose threads
+        wait for each other: a decode thread taking one core stalls them all. ONNX
+        Runtime hands out small blocks of work to whichever thread is free, so it
+        loses only the core that is taken; a GPU needs no cores at all.
+        """
+        return self.backend_name == "torch" and self.device == "cpu"
+
+    @property
     def batch_size(self) -> int:
         """Images or texts per forward pass: as given, else larger on a GPU than on a CPU."""
         if self._batch_size is None:
