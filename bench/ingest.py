@@ -1,0 +1,477 @@
+"""Image ingest benchmark: end to end against the ceiling of this machine, per backend.
+
+    python bench/ingest.py                 # 600 photos of 3000x2000, torch, onnx, onnx-int8
+    python bench/ingest.py --quick         # ~24 photos, about a minute once models are exported
+
+For each picture size and each backend, three measurements, back to back:
+
+* **D**, decoding alone: the ingest's own per-file work (read once, sha256,
+  draft-decode, CLIP preprocessing; ``same_same.imaging.prepare``) on a thread
+  per core, in a fresh process;
+* **M**, the model alone: ``embed_preprocessed`` on batches of real preprocessed
+  photos at the ingest's batch size, in the same process after D, with the
+  backend's own thread settings, after one warm-up batch (an ONNX export, once
+  per model, happens before and is reported as ``export_s``);
+* **end to end**: ``same-same ingest images:DIR -e clip --clip-model ViT-B-32
+  --clip-pretrain none --backend X`` as a real subprocess into an empty data
+  directory, timed from process start to exit (imports and model loading
+  included; exported ONNX files are linked in from the benchmark's cache, as a
+  second run on a user's machine finds them). Its own report's ``seconds``
+  (from the first file to the last commit) gives ``startup_s``, the rest.
+
+``ceiling = 1 / (1/M + 1/D)`` is the rate of a perfect pipeline that spends all
+cores on decoding and then on the model with nothing lost in between; the
+efficiency is end-to-end rate / ceiling. ``vs torch`` compares end-to-end rates.
+``--clip-pretrain none`` gives seeded random weights: the same compute as trained
+ones, and nothing is downloaded.
+
+Prints a table and writes bench/results/ingest-<date>.json with the machine.
+Pictures are generated once (bench/photos.py) and cached in bench/work/ingest/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from photos import WORK, ensure_photos, link_set, parse_size  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+BACKENDS = ("torch", "onnx", "onnx-int8")
+NOTE = (
+    "shared 2-core machine: other people's builds and tests may run at the same time; "
+    "D, M and the end-to-end run of a row are measured back to back to see the same load"
+)
+
+
+@dataclass(frozen=True)
+class ModelArgs:
+    """What ``--clip-model``/``--clip-pretrain`` the ingest gets."""
+
+    model: str
+    pretrained: str
+
+    def embedder_kwargs(self) -> dict[str, str]:
+        return {"model": self.model, "pretrained": self.pretrained}
+
+
+# -- the measurements that run in their own process --------------------------------------
+
+
+def measure_decode(folder: Path, model: ModelArgs, limit: int) -> dict[str, Any]:
+    """D: the ingest's decode work on every core, nothing else."""
+    import functools
+    from concurrent.futures import ThreadPoolExecutor
+
+    from same_same.embedders.clip import preprocess_image, resolve_model_choice
+    from same_same.imaging.prepare import prepare_image_file
+    from same_same.ingest.images import default_workers, draft_side
+
+    config = resolve_model_choice(model.model, model.pretrained).preprocess
+    preprocess = functools.partial(preprocess_image, config=config)
+    paths = sorted(folder.glob("*.jpg"))[:limit]
+    workers = default_workers()
+
+    def prepare(path: Path) -> int:
+        prepared = prepare_image_file(path, preprocess=preprocess, min_side=draft_side(config))
+        return int(prepared.pixels is not None)
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(prepare, paths[:workers]))  # threads started, files in the page cache
+        started = time.perf_counter()
+        done = sum(pool.map(prepare, paths))
+        seconds = time.perf_counter() - started
+    return {"images": done, "seconds": seconds, "rate": done / seconds, "threads": workers}
+
+
+def measure_model(
+    folder: Path, model: ModelArgs, backend: str, batch_size: int, cache_dir: Path, seconds: float
+) -> dict[str, Any]:
+    """M: ``embed_preprocessed`` alone, on real preprocessed photos, at ``batch_size``."""
+    import functools
+
+    import numpy as np
+
+    from same_same.embedders.clip import CLIPEmbedder, preprocess_image
+    from same_same.imaging.prepare import prepare_image_file
+    from same_same.ingest.images import draft_side
+
+    def make_embedder() -> CLIPEmbedder:
+        return CLIPEmbedder(
+            **model.embedder_kwargs(),
+            device="cpu",
+            batch_size=batch_size,
+            backend=backend,
+            cache_dir=cache_dir,
+        )
+
+    export_s = 0.0
+    if backend != "torch":
+        from same_same.embedders.clip.onnx_backend import forget_loaded_onnx_models
+
+        started = time.perf_counter()
+        make_embedder().load()  # exports the files the cache does not have yet
+        export_s = time.perf_counter() - started
+        forget_loaded_onnx_models()  # the load below finds the files, as the CLI will
+    embedder = make_embedder()
+    config = embedder.preprocess_config
+    preprocess = functools.partial(preprocess_image, config=config)
+    paths = sorted(folder.glob("*.jpg"))[:batch_size]
+    pixels = [
+        prepare_image_file(p, preprocess=preprocess, min_side=draft_side(config)).pixels
+        for p in paths
+    ]
+    batch = np.stack([pixels[i % len(pixels)] for i in range(batch_size)])
+    started = time.perf_counter()
+    embedder.load()
+    embedder.embed_preprocessed(batch)  # warm-up: sessions, allocations, first-call work
+    load_s = time.perf_counter() - started
+    done, started = 0, time.perf_counter()
+    while done < 2 * batch_size or time.perf_counter() - started < seconds:
+        embedder.embed_preprocessed(batch)
+        done += batch_size
+    elapsed = time.perf_counter() - started
+    return {
+        "images": done,
+        "seconds": elapsed,
+        "rate": done / elapsed,
+        "load_s": load_s,
+        "export_s": export_s if export_s > 2.0 else 0.0,  # a cache hit takes well under 2 s
+    }
+
+
+# -- the driver ----------------------------------------------------------------------------
+
+
+def run_child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    command = [sys.executable, str(Path(__file__).resolve()), *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:2])} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def same_same_command() -> list[str]:
+    script = Path(sys.executable).parent / "same-same"
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "same_same"]
+
+
+def run_ingest(
+    folder: Path,
+    data_dir: Path,
+    model: ModelArgs,
+    backend: str,
+    batch_size: int | None,
+    env: dict[str, str],
+) -> dict[str, Any]:
+    """One real ``same-same ingest``, timed from process start to exit."""
+    command = [
+        *same_same_command(),
+        "ingest",
+        f"images:{folder}",
+        "-e",
+        "clip",
+        "--clip-model",
+        model.model,
+        "--clip-pretrain",
+        model.pretrained,
+        "--backend",
+        backend,
+        "--device",
+        "cpu",
+        "--data-dir",
+        str(data_dir),
+        "--namespace",
+        "bench",
+        "--quiet",
+        "--json",
+    ]
+    if batch_size is not None:
+        command += ["--batch-size", str(batch_size)]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"same-same ingest failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"seconds": seconds, "report": report}
+
+
+def link_files(source: Path, target: Path) -> None:
+    """Hard-link (else copy) the files of ``source`` into ``target``, skipping existing ones."""
+    target.mkdir(parents=True, exist_ok=True)
+    if not source.is_dir():
+        return
+    for path in source.iterdir():
+        if path.is_file() and not path.name.startswith(".") and not (target / path.name).exists():
+            try:
+                os.link(path, target / path.name)
+            except OSError:
+                shutil.copyfile(path, target / path.name)
+
+
+def bench_row(
+    folder: Path,
+    count: int,
+    size: tuple[int, int],
+    backend: str,
+    args: argparse.Namespace,
+    model: ModelArgs,
+    env: dict[str, str],
+    work: Path,
+) -> dict[str, Any]:
+    batch = args.batch_size or default_cpu_batch_size()
+    load_before = os.getloadavg()
+    onnx_cache = args.work_dir / "onnx-cache"
+    # D, then M, in one fresh process; an ONNX export (once per model) happens
+    # between the two and is timed apart from both
+    measured = run_child(
+        [
+            "--measure", str(folder),
+            "--clip-model", model.model,
+            "--clip-pretrain", model.pretrained,
+            "--backend", backend,
+            "--batch-size", str(batch),
+            "--cache-dir", str(onnx_cache),
+            "--limit", str(args.decode_images),
+            "--seconds", str(args.model_seconds),
+        ],
+        env,
+    )
+    decode, model_run = measured["decode"], measured["model"]
+    data_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{backend}-", dir=work))
+    link_files(onnx_cache, data_dir / "onnx")
+    e2e = run_ingest(folder, data_dir, model, backend, args.batch_size, env)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    stored = int(e2e["report"]["stored"])
+    if stored != count:
+        raise RuntimeError(f"{backend}: stored {stored} of {count} images")
+    rate = count / e2e["seconds"]
+    ceiling = 1.0 / (1.0 / model_run["rate"] + 1.0 / decode["rate"])
+    return {
+        "size": f"{size[0]}x{size[1]}",
+        "backend": backend,
+        "images": count,
+        "seconds": round(e2e["seconds"], 2),
+        "rate": round(rate, 3),
+        "pipeline_s": e2e["report"]["seconds"],
+        "startup_s": round(e2e["seconds"] - e2e["report"]["seconds"], 2),
+        "model_rate": round(model_run["rate"], 3),
+        "model_load_s": round(model_run["load_s"], 2),
+        "decode_rate": round(decode["rate"], 3),
+        "decode_threads": decode["threads"],
+        "ceiling": round(ceiling, 3),
+        "efficiency": round(rate / ceiling, 3),
+        "batch_size": batch,
+        "batch_size_flag": args.batch_size,
+        "export_s": round(model_run["export_s"], 1) if model_run["export_s"] else None,
+        "loadavg_before": [round(v, 2) for v in load_before],
+        "loadavg_after": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+def default_cpu_batch_size() -> int:
+    from same_same.embedders.clip.backends import default_batch_size
+
+    return default_batch_size("cpu")
+
+
+# -- report --------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    def first(path: str, key: str) -> str:
+        try:
+            with open(path) as file:
+                for line in file:
+                    if line.startswith(key):
+                        return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return "unknown"
+
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions: dict[str, str] = {"python": platform.python_version()}
+    for name in ("same-same", "numpy", "pillow", "torch", "open_clip_torch", "onnxruntime", "onnx"):
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "absent"
+    flags = first("/proc/cpuinfo", "flags").split()
+    simd = ("avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+    return {
+        "cpu": first("/proc/cpuinfo", "model name"),
+        "cores": os.cpu_count(),
+        "simd": [flag for flag in simd if flag in flags],
+        "ram_gib": round(int(first("/proc/meminfo", "MemTotal").split()[0]) / 2**20, 1),
+        "platform": platform.platform(),
+        "versions": versions,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "loadavg_start": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
+def git_commit() -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except OSError:
+        return "unknown"
+    return done.stdout.strip() or "unknown"
+
+
+def format_table(rows: list[dict[str, Any]]) -> str:
+    header = (
+        f"{'size':>9} {'backend':>9} {'images':>6} {'seconds':>8} {'img/s':>6} "
+        f"{'M':>6} {'D':>6} {'ceiling':>7} {'effic.':>6} {'vs torch':>8}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        ratio = row.get("ratio_vs_torch")
+        lines.append(
+            f"{row['size']:>9} {row['backend']:>9} {row['images']:>6} {row['seconds']:>8.1f} "
+            f"{row['rate']:>6.2f} {row['model_rate']:>6.2f} {row['decode_rate']:>6.1f} "
+            f"{row['ceiling']:>7.2f} {row['efficiency']:>6.2f} "
+            f"{'' if ratio is None else f'{ratio:.2f}x':>8}"
+        )
+    return "\n".join(lines)
+
+
+def add_ratios(rows: list[dict[str, Any]]) -> None:
+    torch_rates = {row["size"]: row["rate"] for row in rows if row["backend"] == "torch"}
+    for row in rows:
+        base = torch_rates.get(row["size"])
+        row["ratio_vs_torch"] = round(row["rate"] / base, 3) if base else None
+
+
+# -- command line --------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small run (~1 minute)")
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--count", type=int, default=None, help="photos per size (default 600)")
+    parser.add_argument(
+        "--sizes", default="3000x2000", help="comma-separated WIDTHxHEIGHT (also 1024x768)"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="passed to the ingest (default: its own)"
+    )
+    parser.add_argument("--clip-model", default="ViT-B-32")
+    parser.add_argument("--clip-pretrain", default="none", help="none: seeded random weights")
+    parser.add_argument(
+        "--model-config", type=Path, default=None, help="an open_clip config .json (tiny runs)"
+    )
+    parser.add_argument("--weights", type=Path, default=None, help="weights for --model-config")
+    parser.add_argument("--decode-images", type=int, default=None, help="files D is measured on")
+    parser.add_argument("--model-seconds", type=float, default=None, help="how long M runs")
+    parser.add_argument("--work-dir", type=Path, default=WORK)
+    parser.add_argument("--out", type=Path, default=None, help="JSON file (default: results/)")
+    parser.add_argument("--note", default=NOTE)
+    # the measurements that run in a child process
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--backend", default="torch", help=argparse.SUPPRESS)
+    parser.add_argument("--cache-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=int, default=200, help=argparse.SUPPRESS)
+    parser.add_argument("--seconds", type=float, default=10.0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.model_config is not None:
+        args.clip_model = str(args.model_config.resolve())
+        args.clip_pretrain = str(args.weights.resolve()) if args.weights else "none"
+    args.count = args.count or (24 if args.quick else 600)
+    args.decode_images = args.decode_images or min(args.count, 48 if args.quick else 200)
+    args.model_seconds = args.model_seconds or (3.0 if args.quick else 15.0)
+    return args
+
+
+def child_main(args: argparse.Namespace) -> int:
+    """D, then M, in this fresh process; prints them as one JSON line."""
+    model = ModelArgs(args.clip_model, args.clip_pretrain)
+    decode = measure_decode(args.measure, model, args.limit)
+    measured = measure_model(
+        args.measure, model, args.backend, args.batch_size, args.cache_dir, args.seconds
+    )
+    print(json.dumps({"decode": decode, "model": measured}))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.measure:
+        return child_main(args)
+    sizes = [parse_size(text) for text in args.sizes.split(",") if text]
+    backends = [name.strip() for name in args.backends.split(",") if name.strip()]
+    model = ModelArgs(args.clip_model, args.clip_pretrain)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    env.pop("SAME_SAME_CLIP_BACKEND", None)
+    report: dict[str, Any] = {
+        "benchmark": "ingest",
+        "machine": machine(),
+        "note": args.note,
+        "settings": {
+            "quick": args.quick,
+            "count": args.count,
+            "sizes": [f"{w}x{h}" for w, h in sizes],
+            "backends": backends,
+            "clip_model": model.model,
+            "clip_pretrain": model.pretrained,
+            "batch_size": args.batch_size,
+            "decode_images": args.decode_images,
+            "model_seconds": args.model_seconds,
+            "jpeg_quality": 90,
+        },
+        "results": [],
+    }
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="run-", dir=args.work_dir))
+    try:
+        for size in sizes:
+            photos = ensure_photos(args.count, *size, root=args.work_dir)
+            folder = link_set(photos, work / f"set-{size[0]}x{size[1]}-{args.count}")
+            for backend in backends:
+                row = bench_row(folder, args.count, size, backend, args, model, env, work)
+                report["results"].append(row)
+                print(
+                    f"{row['size']} {backend}: {row['rate']:.2f} images/s end to end, "
+                    f"M {row['model_rate']:.2f}, D {row['decode_rate']:.1f}, "
+                    f"efficiency {row['efficiency']:.2f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    add_ratios(report["results"])
+    report["machine"]["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
+    print(format_table(report["results"]))
+    out = args.out or RESULTS / f"ingest-{dt.date.today().isoformat()}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print(f"\nwrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
