@@ -180,6 +180,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out", default=None, help="result JSON (default bench/results/peers-<date>.json)"
     )
+    parser.add_argument(
+        "--merge-into",
+        default=None,
+        help="replace these systems' rows in an earlier result JSON (written back there)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes = "5000"
@@ -253,7 +258,12 @@ def main(argv: list[str] | None = None) -> int:
         "images": images,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    out = Path(args.out) if args.out else default_out(args.quick)
+    if args.merge_into:
+        report = merge_reports(
+            json.loads(Path(args.merge_into).read_text(encoding="utf-8")), report
+        )
+        results = report["results"]
+    out = Path(args.out or args.merge_into or default_out(args.quick))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(format_table(results))
@@ -262,6 +272,30 @@ def main(argv: list[str] | None = None) -> int:
         print(format_image_table(images))
     print(f"\nwrote {out}")
     return 0
+
+
+def merge_reports(previous: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``previous`` with the rows of ``new`` replacing those of the same system and size.
+
+    For re-measuring a few systems (say, after the store changed) without
+    re-running the slow peers; the merged report lists every run it holds.
+    """
+    fresh = {(row["system"], row["n"]) for row in new["results"]}
+    kept = [row for row in previous["results"] if (row["system"], row["n"]) not in fresh]
+    runs = previous.get("runs") or [
+        {key: previous.get(key) for key in ("machine", "store_version", "settings")}
+    ]
+    runs.append({key: new.get(key) for key in ("machine", "store_version", "settings")})
+    for row in new["results"]:
+        row["run"] = len(runs) - 1
+    order = {name: i for i, name in enumerate(SYSTEMS)}
+    rows = sorted(kept + new["results"], key=lambda row: (row["n"], order.get(row["system"], 99)))
+    merged = {**previous, "results": rows, "runs": runs}
+    merged["store_version"] = new["store_version"]
+    merged["versions"] = {**previous.get("versions", {}), **new.get("versions", {})}
+    if new.get("images"):
+        merged["images"] = new["images"]
+    return merged
 
 
 def format_brief(result: dict[str, Any]) -> str:

@@ -134,8 +134,12 @@ class SameSame(System):
         return [int(match.id) for match in matches]
 
     def params(self) -> dict[str, Any]:
+        from peers_report import describe_store_version
+
         settings = self.settings
         return {
+            # the tree is shared and may change during a run: the code this worker ran
+            "store_version": describe_store_version(),
             "exact": self.exact,
             "batch": BATCH,
             "index_min_vectors": settings.min_vectors,
