@@ -37,7 +37,7 @@ class TimedEmbedder(CLIPEmbedder):
 
     def embed_preprocessed(self, batch: np.ndarray) -> np.ndarray:
         started = time.perf_counter()
-        time.sleep(0.1)  # a window wide enough for stray decodes to start in
+        time.sleep(0.3)  # a window wide enough for several stray decodes to start in
         vectors = super().embed_preprocessed(batch)
         self.batches.append((started, time.perf_counter()))
         return vectors
@@ -77,9 +77,11 @@ def test_cpu_torch_model_and_decoding_take_turns(
     report = ingest(tmp_path / "pics", tmp_path / "store", embedder, batch_size=4, workers=1)
     assert report.stored == 24 and len(embedder.batches) == 6
     assert len(decode_starts) == 24
-    # a thread that passed the gate just before it closed may still be starting its file
-    late = [t for t in decode_starts for begin, end in embedder.batches if begin + 0.03 < t < end]
-    assert late == []
+    # Without turns, the worker would start about five files in each 0.3 s embedding window.
+    # With them, only a file whose thread passed the gate just before it closed may start
+    # late (at most one per worker), however slow a loaded machine makes that thread.
+    late = [sum(begin < t < end for t in decode_starts) for begin, end in embedder.batches]
+    assert max(late) <= 1, late
 
 
 def test_onnx_and_gpu_models_decode_alongside(tmp_path: Path) -> None:
