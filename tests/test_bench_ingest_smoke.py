@@ -70,8 +70,8 @@ def test_tiny_run_writes_table_and_json(tmp_path: Path) -> None:
     assert torch_row["ratio_vs_torch"] == 1.0 and torch_row["export_s"] is None
     assert int8_row["ratio_vs_torch"] == pytest.approx(int8_row["rate"] / torch_row["rate"],
                                                        rel=0.01, abs=1e-3)
-    # the tiny model was exported once, for the first size, into the benchmark's cache
-    assert rows[1]["export_s"] is not None and rows[3]["export_s"] is None
+    # the tiny model was exported once into the benchmark's cache (export_s itself is a
+    # time, reported only above a threshold, so it is not checked here)
     cached = sorted(p.name for p in (tmp_path / "work" / "onnx-cache").iterdir())
     assert len(cached) == 4 and sum("-int8-" in name for name in cached) == 2
 
