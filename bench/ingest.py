@@ -242,14 +242,22 @@ def bench_row(
     # between the two and is timed apart from both
     measured = run_child(
         [
-            "--measure", str(folder),
-            "--clip-model", model.model,
-            "--clip-pretrain", model.pretrained,
-            "--backend", backend,
-            "--batch-size", str(batch),
-            "--cache-dir", str(onnx_cache),
-            "--limit", str(args.decode_images),
-            "--seconds", str(args.model_seconds),
+            "--measure",
+            str(folder),
+            "--clip-model",
+            model.model,
+            "--clip-pretrain",
+            model.pretrained,
+            "--backend",
+            backend,
+            "--batch-size",
+            str(batch),
+            "--cache-dir",
+            str(onnx_cache),
+            "--limit",
+            str(args.decode_images),
+            "--seconds",
+            str(args.model_seconds),
         ],
         env,
     )
@@ -277,6 +285,7 @@ def bench_row(
         "decode_threads": decode["threads"],
         "ceiling": round(ceiling, 3),
         "efficiency": round(rate / ceiling, 3),
+        "pipeline_efficiency": round(count / e2e["report"]["seconds"] / ceiling, 3),
         "batch_size": batch,
         "batch_size_flag": args.batch_size,
         "export_s": round(model_run["export_s"], 1) if model_run["export_s"] else None,
@@ -345,7 +354,8 @@ def git_commit() -> str:
 def format_table(rows: list[dict[str, Any]]) -> str:
     header = (
         f"{'size':>9} {'backend':>9} {'images':>6} {'seconds':>8} {'img/s':>6} "
-        f"{'M':>6} {'D':>6} {'ceiling':>7} {'effic.':>6} {'vs torch':>8}"
+        f"{'M':>6} {'D':>6} {'ceiling':>7} {'effic.':>6} {'vs torch':>8} "
+        f"{'startup':>7} {'pipe.eff':>8}"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -354,9 +364,24 @@ def format_table(rows: list[dict[str, Any]]) -> str:
             f"{row['size']:>9} {row['backend']:>9} {row['images']:>6} {row['seconds']:>8.1f} "
             f"{row['rate']:>6.2f} {row['model_rate']:>6.2f} {row['decode_rate']:>6.1f} "
             f"{row['ceiling']:>7.2f} {row['efficiency']:>6.2f} "
-            f"{'' if ratio is None else f'{ratio:.2f}x':>8}"
+            f"{'' if ratio is None else f'{ratio:.2f}x':>8} "
+            f"{row['startup_s']:>6.1f}s {row['pipeline_efficiency']:>8.2f}"
         )
+    lines.append(
+        "effic. = img/s / ceiling, ceiling = 1/(1/M + 1/D); startup = process start until the "
+        "first file (imports, model names);\npipe.eff = the same efficiency from the first "
+        "file to the last commit (model loading included)"
+    )
     return "\n".join(lines)
+
+
+def unused_path(path: Path) -> Path:
+    """``path``, or ``name-2.json``, ``name-3.json``... when earlier runs of the day exist."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
 
 
 def add_ratios(rows: list[dict[str, Any]]) -> None:
@@ -466,7 +491,7 @@ def main(argv: list[str] | None = None) -> int:
     add_ratios(report["results"])
     report["machine"]["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
     print(format_table(report["results"]))
-    out = args.out or RESULTS / f"ingest-{dt.date.today().isoformat()}.json"
+    out = args.out or unused_path(RESULTS / f"ingest-{dt.date.today().isoformat()}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     print(f"\nwrote {out}")

@@ -17,7 +17,7 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .color import convert_to_rgb
 from .errors import ImageDecodeError
@@ -83,9 +83,10 @@ def decode_image(
     """Decode the file at ``path``; see ``decode_image_bytes`` for the options."""
     try:
         with open(path, "rb") as stream:
-            if os.fstat(stream.fileno()).st_size == 0:
+            size = os.fstat(stream.fileno()).st_size
+            if size == 0:
                 raise ImageDecodeError("empty file (0 bytes)")
-            return _decode_stream(stream, min_side=min_side, max_side=max_side)
+            return _decode_stream(stream, min_side=min_side, max_side=max_side, size=size)
     except OSError as exc:
         raise ImageDecodeError(describe_failure(exc)) from exc
 
@@ -103,7 +104,7 @@ def decode_image_bytes(
     """
     if not data:
         raise ImageDecodeError("empty file (0 bytes)")
-    return _decode_stream(io.BytesIO(data), min_side=min_side, max_side=max_side)
+    return _decode_stream(io.BytesIO(data), min_side=min_side, max_side=max_side, size=len(data))
 
 
 def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
@@ -118,14 +119,20 @@ def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
 
 
 def _decode_stream(
-    stream: BinaryIO, *, min_side: int | None, max_side: int | None
+    stream: BinaryIO, *, min_side: int | None, max_side: int | None, size: int = 0
 ) -> DecodedImage:
     try:
         image = _open_image(stream)
         full_size = image.size
         target = min_side or max_side
-        if target and image.format in _DRAFT_FORMATS:
-            image.draft("RGB", (target, target))
+        if image.format in _DRAFT_FORMATS:
+            if target:
+                image.draft("RGB", (target, target))
+            # One call into libjpeg for the whole file instead of one per 64 KB: each
+            # call takes the GIL back, and decode threads that queue for it stall
+            # the other threads of an ingest (the model's, the other decoders').
+            if isinstance(image, ImageFile.ImageFile):
+                image.decodermaxblock = max(image.decodermaxblock, size)
         # Load before reading EXIF: PNG keeps it after the pixels, and reading it
         # first would load inside getexif(), where a decode error would be lost.
         image.load()
