@@ -13,7 +13,8 @@ from same_same.storage import open_store
 from same_same.vectors import VectorService
 from server_fixtures import fetch_json, running_app_server, running_server
 
-GUIDE = Path(__file__).resolve().parents[1].parent / "shared" / "seed" / "IMAGE_EMBEDDING_GUIDE.md"
+# The repo's copy of the founding guide; tests/test_guide.py pins it byte-equal to ../shared/seed.
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "IMAGE_EMBEDDING_GUIDE.md"
 
 # The request bodies of every curl call in the founding guide, byte for byte.
 GUIDE_SEARCH_BODIES = [
