@@ -36,6 +36,8 @@ def test_the_query_benchmark_runs_and_writes_its_report(tmp_path: Path) -> None:
             "same-same-tiny-clip",
             "--text-queries",
             "4",
+            "--text-backends",
+            "torch,onnx-int8",
             "--out",
             str(out),
         ],
@@ -77,7 +79,9 @@ def test_the_query_benchmark_runs_and_writes_its_report(tmp_path: Path) -> None:
             assert 0.0 <= run[key] <= 1.0, key
         assert run["exact_recall_at_10"] == 1.0  # exact search is exact
 
-    text = report["text_search"]
-    assert text["size"] == 300 and text["model"].startswith("same-same-tiny-clip")
-    for key in ("first_query_ms", "new_p50_ms", "cached_p50_ms", "cached_c8_p50_ms"):
-        assert isinstance(text[key], float), key
+    texts = report["text_search"]
+    assert [text["backend"] for text in texts] == ["torch", "onnx-int8"]
+    for text in texts:
+        assert text["size"] == 300 and text["model"].startswith("same-same-tiny-clip")
+        for key in ("first_query_ms", "new_p50_ms", "cached_p50_ms", "cached_c8_p50_ms"):
+            assert isinstance(text[key], float), key
