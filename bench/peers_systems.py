@@ -109,7 +109,8 @@ class SameSame(System):
             self.notes = (
                 f"SQLite store + HNSW index (usearch, f16, M={self.settings.connectivity}, "
                 f"efConstruction={self.settings.expansion_add}; default ef "
-                f"{self.settings.expansion_search}), candidates re-scored exactly"
+                f"{self.settings.search_expansion(len(vectors))} at this size), "
+                "candidates re-scored exactly"
             )
         elif self.exact:
             self.notes = "SQLite store, exact=True: every vector scored"
@@ -146,7 +147,7 @@ class SameSame(System):
             "index_used": bool(getattr(self, "indexed", False)),
             "M": settings.connectivity,
             "efConstruction": settings.expansion_add,
-            "default_ef": settings.expansion_search,
+            "default_ef": settings.expansion_search or "auto",
         }
 
     def close(self) -> None:

@@ -281,6 +281,14 @@ ERROR_CASES: list[tuple[str, str, str, dict[str, Any], int, str, str]] = [
      400, "invalid_json", "-Infinity"),
     ("not utf-8", "POST", "/api/v1/search", {"content": b'{"text": "\xff"}', "headers": JSON},
      400, "invalid_json", "UTF-8"),
+    ("lone surrogate escape", "POST", "/api/v1/search",
+     {"content": b'{"text": "\\ud800"}', "headers": JSON}, 400, "invalid_json", "surrogate"),
+    ("nested too deeply", "POST", "/api/v1/vectors",
+     {"content": b'{"embedding": [1], "metadata": {"x": ' + b"[" * 5000 + b"]" * 5000 + b"}}",
+      "headers": JSON}, 400, "invalid_json", "nested too deeply"),
+    ("overflow beside a long integer", "POST", "/api/v1/vectors",
+     {"content": b'{"embedding": [1e999, 0], "metadata": {"n": 12345678901234567890123}}',
+      "headers": JSON}, 400, "invalid_json", "1e999"),
     ("body is an array", "POST", "/api/v1/search", {"json": ["text"]}, 400, "invalid_input",
      "request body"),
     ("empty body", "POST", "/api/v1/search", {"headers": JSON}, 400, "invalid_input", "missing"),
@@ -394,6 +402,16 @@ def test_bad_requests_get_one_error_shape(
     fragment: str,
 ) -> None:
     assert_error(client.request(method, path, **kwargs), status, code, fragment)
+
+
+def test_integers_beyond_64_bits_round_trip_exactly(client: TestClient) -> None:
+    big, negative = 2**70 + 1, -(2**63) - 1
+    body = {"id": "big", "embedding": [0.6, 0.8], "metadata": {"n": big, "m": negative}}
+    assert client.post("/api/v1/vectors", json=body).status_code == 201
+    found = client.post("/api/v1/vectors/search", json={"embedding": [0.6, 0.8]}).json()
+    metadata = found["results"][0]["metadata"]
+    assert (metadata["n"], metadata["m"]) == (big, negative)
+    assert client.get("/api/v1/vectors/big").json()["metadata"]["n"] == big
 
 
 def test_streamed_body_over_the_limit_is_refused(client: TestClient) -> None:

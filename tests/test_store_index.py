@@ -28,7 +28,11 @@ from same_same.server import ServerSettings
 from same_same.storage import ann_index
 from same_same.storage.ann_index import IndexFiles, VectorIndex
 from same_same.storage.index_search import FLOAT16_MARGIN
-from same_same.storage.index_settings import MIN_VECTORS_ENV, IndexSettings
+from same_same.storage.index_settings import (
+    MIN_VECTORS_ENV,
+    IndexSettings,
+    auto_expansion_search,
+)
 from same_same.storage.sqlite import SQLiteStore
 from same_same.storage.sqlite_schema import SCHEMA
 from server_fixtures import fetch_json, running_app_server
@@ -89,6 +93,26 @@ def test_writes_build_the_index_and_searches_never_load_the_matrix(
     assert store.index_stats.vectors_added == 3000
     store.search(["ns"], queries(1)[0])
     assert store.cache_stats.full_loads == 0  # no float32 matrix of the indexed namespace
+
+
+def test_search_ef_grows_with_the_namespace_unless_set() -> None:
+    sizes = [1_000, 10_000, 100_000, 1_000_000, 10_000_000, 10**9]
+    auto = [auto_expansion_search(size) for size in sizes]
+    assert auto == sorted(auto) and auto[0] == 16 and auto[-1] == 512
+    assert auto[2:4] == [51, 160]
+    assert IndexSettings().search_expansion(1_000_000) == 160
+    fixed = IndexSettings.from_env({"SAME_SAME_INDEX_EXPANSION_SEARCH": "40"})
+    assert fixed.search_expansion(1_000_000) == 40
+
+
+def test_a_graph_walk_uses_the_ef_of_its_size_or_the_count_asked(tmp_path: Path) -> None:
+    ids, vectors = clustered(300)
+    index = VectorIndex.create(vectors.shape[1], SETTINGS)
+    index.upsert(np.arange(1, 301), vectors)
+    keys, _ = index.search(vectors[0], 10)
+    assert index._index.expansion_search == auto_expansion_search(300) and keys[0] == 1
+    keys, _ = index.search(vectors[0], 100)
+    assert index._index.expansion_search == 100 and len(keys) == 100
 
 
 def test_a_small_namespace_is_searched_exactly_without_an_index(tmp_path: Path) -> None:

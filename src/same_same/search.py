@@ -245,9 +245,7 @@ class SearchService:
         if namespace is not None:
             namespaces = [namespace]
         else:
-            namespaces = [
-                info.name for info in self.store.list_namespaces() if info.space == space
-            ]
+            namespaces = [info.name for info in self.store.list_namespaces() if info.space == space]
         matches = self.store.search(
             namespaces, record.vector, limit=limit, filters=filters, exclude_ids=[record_id]
         )

@@ -226,8 +226,10 @@ def _regular_polygon(
     cx: float, cy: float, radius: float, sides: int, rotation: float
 ) -> list[tuple[float, float]]:
     return [
-        (cx + radius * math.cos(rotation + 2 * math.pi * k / sides),
-         cy + radius * math.sin(rotation + 2 * math.pi * k / sides))
+        (
+            cx + radius * math.cos(rotation + 2 * math.pi * k / sides),
+            cy + radius * math.sin(rotation + 2 * math.pi * k / sides),
+        )
         for k in range(sides)
     ]
 

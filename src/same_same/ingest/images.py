@@ -567,8 +567,16 @@ def ingest_images(
         store.ensure_namespace(namespace, embedder.space)
         exists = True
     run = _Run(
-        store, source, namespace, batch_size, dry_run, verbose, progress, report,
-        model, exists,
+        store,
+        source,
+        namespace,
+        batch_size,
+        dry_run,
+        verbose,
+        progress,
+        report,
+        model,
+        exists,
     )
     if exists:
         run.stored = _load_stored(store, namespace)

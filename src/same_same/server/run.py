@@ -20,8 +20,7 @@ def serve(settings: ServerSettings, host: str = DEFAULT_HOST, port: int = DEFAUL
     app = create_app(settings)
     shown_host = f"[{host}]" if ":" in host else host
     print(
-        f"same-same: serving {settings.data_dir} on http://{shown_host}:{port} "
-        f"(API docs at /docs)",
+        f"same-same: serving {settings.data_dir} on http://{shown_host}:{port} (API docs at /docs)",
         file=sys.stderr,
     )
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_key:

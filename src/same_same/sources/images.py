@@ -169,9 +169,7 @@ class ImageFolderSource(ImageSource):
                 location=location,
                 id=record_id,
                 path=Path(entry.path),
-                metadata=_image_metadata(
-                    entry.name, rel, os.path.join(self.real_root, rel)
-                ),
+                metadata=_image_metadata(entry.name, rel, os.path.join(self.real_root, rel)),
             )
 
     def _enter(
@@ -195,8 +193,10 @@ class ImageFolderSource(ImageSource):
         if key in state.folders:  # the same folder reached through another link: walked already
             return
         state.folders.add(key)
-        real = os.path.realpath(entry.path) if entry.is_symlink() else os.path.join(
-            real_parent, entry.name
+        real = (
+            os.path.realpath(entry.path)
+            if entry.is_symlink()
+            else os.path.join(real_parent, entry.name)
         )
         yield from self._walk(entry.path, real, rel + "/", (*ancestors, key), state)
 

@@ -157,7 +157,6 @@ class VectorIndex:
             dtype=DTYPE,
             connectivity=settings.connectivity,
             expansion_add=settings.expansion_add,
-            expansion_search=settings.expansion_search,
         )
         return cls(index, settings, watermark=0)
 
@@ -179,7 +178,6 @@ class VectorIndex:
         if self.mapped:
             copy: Any = self._index.copy()
             copy.expansion_add = self.settings.expansion_add
-            copy.expansion_search = self.settings.expansion_search
             self._index, self.mapped = copy, False
 
     def upsert(self, keys: np.ndarray, vectors: np.ndarray) -> None:
@@ -214,13 +212,12 @@ class VectorIndex:
         count = min(count, len(self))
         if count <= 0:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        if not exact and count > self._index.expansion_search:
-            # The graph walk keeps this many candidates; fewer than asked loses results.
-            self._index.expansion_search = count
-        try:
-            found = self._index.search(query, count, exact=exact)
-        finally:
-            self._index.expansion_search = self.settings.expansion_search
+        if not exact:
+            # The graph walk keeps ef candidates; fewer than asked would lose results.
+            ef = max(count, self.settings.search_expansion(len(self)))
+            if self._index.expansion_search != ef:
+                self._index.expansion_search = ef
+        found = self._index.search(query, count, exact=exact)
         keys = np.asarray(found.keys, dtype=np.int64)
         scores = 1.0 - np.asarray(found.distances, dtype=np.float32)
         return keys, scores
@@ -334,7 +331,6 @@ class VectorIndex:
             raise _DamagedIndex(str(exc)) from None
         if index is None or index.ndim != dim or len(index) != sidecar.get("count"):
             raise _DamagedIndex(f"{path.name} does not hold what its sidecar says")
-        index.expansion_search = settings.expansion_search
         loaded = cls(index, settings, watermark)
         loaded.mapped = True
         if in_background:

@@ -101,9 +101,7 @@ class CLIPEmbedder(Embedder):
         """
         model = options.model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
         pretrained = (
-            options.pretrained
-            or os.environ.get(PRETRAINED_ENV)
-            or default_pretrained_for(model)
+            options.pretrained or os.environ.get(PRETRAINED_ENV) or default_pretrained_for(model)
         )
         return cls(
             model=model,

@@ -120,7 +120,7 @@ def resolve_model_choice(model: str, pretrained: str | None = None) -> ModelChoi
     if model.startswith(HF_HUB_PREFIX):
         return _choose_hub_model(model)
     if model.startswith(LOCAL_DIR_PREFIX):
-        return _choose_model_dir(Path(model[len(LOCAL_DIR_PREFIX):]), keep_prefix=True)
+        return _choose_model_dir(Path(model[len(LOCAL_DIR_PREFIX) :]), keep_prefix=True)
     path = Path(model).expanduser()
     if path.is_dir():
         return _choose_model_dir(path, keep_prefix=False)
@@ -248,7 +248,7 @@ def _choose_tiny_model(pretrained: str) -> ModelChoice:
 
 
 def _choose_hub_model(model: str) -> ModelChoice:
-    repo_id = model[len(HF_HUB_PREFIX):].strip("/")
+    repo_id = model[len(HF_HUB_PREFIX) :].strip("/")
     if not repo_id:
         raise InvalidInputError("empty hub name after 'hf-hub:'", hint=MODEL_HINT)
     config_file = fetch_hub_file(repo_id, [HUB_CONFIG_NAME], f"model config {model}")

@@ -61,7 +61,5 @@ def get_page(request: Request) -> Response:
 def get_static(name: str, request: Request) -> Response:
     shipped = {path.name for path in STATIC_DIR.iterdir()}
     if name not in shipped:
-        raise StaticFileNotFoundError(
-            f"no static file {name!r}", hint="the search page is at /"
-        )
+        raise StaticFileNotFoundError(f"no static file {name!r}", hint="the search page is at /")
     return _serve(request, STATIC_DIR / name)

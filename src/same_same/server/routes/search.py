@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
@@ -15,7 +14,7 @@ from ...search import DEFAULT_LIMIT, SearchResult, SearchService
 from ...storage import Filters
 from ..dependencies import Searcher
 from ..errors import APIError
-from ..json_body import StrictJSONRoute, parse_json_body, validate_body
+from ..json_body import StrictJSONRoute, json_response, parse_json_body, validate_body
 from ..schemas import ImageSearchRequest, SearchRequest, pick_limit
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"], route_class=StrictJSONRoute)
@@ -33,7 +32,7 @@ _IMAGE_FORM_SCHEMA = {
 
 
 @router.post("")
-def search_text(body: SearchRequest, searcher: Searcher) -> dict[str, Any]:
+def search_text(body: SearchRequest, searcher: Searcher) -> Response:
     """Search by text. Without a namespace: every namespace of the query's embedding space."""
     result = searcher.search_text(
         body.query_text(),
@@ -43,7 +42,7 @@ def search_text(body: SearchRequest, searcher: Searcher) -> dict[str, Any]:
         hybrid=body.options.hybrid_weight if body.options else None,
         exact=body.exact,
     )
-    return result.to_dict()
+    return json_response(result.to_dict())
 
 
 def decode_base64_image(text: str) -> bytes:
@@ -116,7 +115,7 @@ def _form_filters(form: FormData) -> Filters | None:
         }
     },
 )
-async def search_image(request: Request, searcher: Searcher) -> dict[str, Any]:
+async def search_image(request: Request, searcher: Searcher) -> Response:
     """Search by an image: a multipart upload (field ``file``), or JSON with base64 ``image``
     or a stored record's ``id`` (more like this; the record itself is left out)."""
     content_type = request.headers.get("content-type", "").lower()
@@ -142,5 +141,4 @@ async def search_image(request: Request, searcher: Searcher) -> dict[str, Any]:
             f"cannot search by an image sent as {content_type or 'no content type'}",
             hint="send multipart/form-data with a field 'file', or JSON with 'image' or 'id'",
         )
-    return result.to_dict()
-
+    return json_response(result.to_dict())

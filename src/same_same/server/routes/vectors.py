@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from ...vectors import MAX_PAGE_SIZE
 from ..dependencies import Searcher, Vectors
-from ..json_body import StrictJSONRoute
+from ..json_body import StrictJSONRoute, json_response
 from ..schemas import (
     EmbedRequest,
     VectorCreateRequest,
@@ -34,7 +34,7 @@ def count_vectors(vectors: Vectors, namespace: NamespaceQuery = None) -> dict[st
 
 
 @router.post("/search")
-def search_vectors(body: VectorSearchRequest, searcher: Searcher) -> dict[str, Any]:
+def search_vectors(body: VectorSearchRequest, searcher: Searcher) -> Response:
     """Rank stored vectors by cosine similarity to ``embedding``."""
     result = searcher.search_vector(
         body.embedding,
@@ -44,7 +44,7 @@ def search_vectors(body: VectorSearchRequest, searcher: Searcher) -> dict[str, A
         exclude_ids=body.exclude_ids,
         exact=body.exact,
     )
-    return result.to_dict()
+    return json_response(result.to_dict())
 
 
 @router.post("/embed", status_code=201)
