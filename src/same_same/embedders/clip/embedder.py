@@ -83,7 +83,13 @@ class CLIPEmbedder(Embedder):
         self._batch_size = None if batch_size is None else int(batch_size)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.requested_device = check_device_name(device)
-        self.choice: ModelChoice = resolve_model_choice(model, pretrained)
+        # The onnx backends never run torch: a cached resolution spares them importing it.
+        choices_dir = None
+        if self.backend_name != "torch":
+            from .onnx_backend import onnx_cache_dir
+
+            choices_dir = onnx_cache_dir(BackendSettings(cache_dir=self.cache_dir))
+        self.choice: ModelChoice = resolve_model_choice(model, pretrained, choices_dir)
         self._space = EmbeddingSpace(
             embedder=self.name,
             model=self.choice.model,

@@ -111,8 +111,14 @@ def find_local_model(model: str, pretrained: str) -> Path | None:
     return folder if (folder / HUB_CONFIG_NAME).is_file() else None
 
 
-def resolve_model_choice(model: str, pretrained: str | None = None) -> ModelChoice:
-    """Validate ``model``/``pretrained`` and describe how to build them; loads no weights."""
+def resolve_model_choice(
+    model: str, pretrained: str | None = None, cache_dir: Path | None = None
+) -> ModelChoice:
+    """Validate ``model``/``pretrained`` and describe how to build them; loads no weights.
+
+    ``cache_dir``: where resolved builtin architectures are remembered, so later
+    processes need not import open_clip (and torch) to resolve them (``choice_cache``).
+    """
     model = (model or DEFAULT_MODEL).strip()
     pretrained = (pretrained or "").strip() or default_pretrained_for(model)
     if model == TINY_MODEL_NAME:
@@ -130,7 +136,26 @@ def resolve_model_choice(model: str, pretrained: str | None = None) -> ModelChoi
     if local is not None:
         choice = _choose_model_dir(local, keep_prefix=False)
         return replace(choice, model=model.replace("/", "-"), pretrained=pretrained)
-    return _choose_builtin(model, pretrained)
+    if cache_dir is None:
+        return _choose_builtin(model, pretrained)
+    return _choose_builtin_cached(model, pretrained, cache_dir)
+
+
+def _choose_builtin_cached(model: str, pretrained: str, cache_dir: Path) -> ModelChoice:
+    from .choice_cache import choice_key, load_choice, store_choice
+
+    key = choice_key(model, pretrained)
+    if key is None:
+        return _choose_builtin(model, pretrained)
+    fields = load_choice(cache_dir, key)
+    if fields is not None:
+        try:
+            return ModelChoice(**fields)
+        except TypeError:
+            pass  # written by another version of same-same: resolve again
+    choice = _choose_builtin(model, pretrained)
+    store_choice(cache_dir, key, choice)
+    return choice
 
 
 def _choose_builtin(model: str, pretrained: str) -> ModelChoice:
