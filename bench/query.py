@@ -19,7 +19,9 @@ For each size N (one data directory, grown from one size to the next):
 Then ``POST /api/v1/search`` (text) against a namespace of the CLIP ViT-B-32
 space with random weights (``--clip-pretrain none``: nothing is downloaded):
 first query (loads the model), new queries (one forward pass each), repeated
-queries (answered from the server's query-vector cache).
+queries (answered from the server's query-vector cache); one server per CLIP
+backend (``--text-backends torch,onnx,onnx-int8``). ``--sizes ''`` runs the text
+part alone.
 
 Prints a table and writes bench/results/query-<date>.json with the machine.
 Only 127.0.0.1 is contacted.
