@@ -84,12 +84,13 @@ def test_cpu_torch_model_and_decoding_take_turns(
     assert max(late) <= 1, late
 
 
-def test_onnx_and_gpu_models_decode_alongside(tmp_path: Path) -> None:
+def test_cpu_models_take_turns_and_gpu_models_decode_alongside(tmp_path: Path) -> None:
     config, weights = tiny_model_paths()
-    for backend in ("onnx", "onnx-int8"):
-        onnx = CLIPEmbedder(str(config), str(weights), device="cpu", backend=backend,
-                            cache_dir=tmp_path)
-        assert not onnx.wants_cores_to_itself
+    for backend in ("torch", "onnx", "onnx-int8"):
+        on_cpu = CLIPEmbedder(
+            str(config), str(weights), device="cpu", backend=backend, cache_dir=tmp_path
+        )
+        assert on_cpu.wants_cores_to_itself, backend
     # torch on a GPU: cannot run here; the answer only needs the device's name
     gpu = CLIPEmbedder(str(config), str(weights), device="cpu")
     gpu._backend = type("GPUStandIn", (), {"device": "cuda:0"})()  # type: ignore[assignment]

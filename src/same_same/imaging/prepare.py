@@ -3,7 +3,8 @@
 This is the work an ingest hands to its decode workers. It needs only PIL and numpy
 (never torch), holds no shared state and releases the GIL in its heavy parts (file
 reads, hashing, JPEG decoding and resizing in Pillow, numpy arithmetic), so several
-run side by side in threads while the model embeds the previous batch.
+run side by side in threads: beside a model on a GPU, between the batches of a model
+on a CPU (see ``ingest.images.takes_turns_with_decoding``).
 """
 
 from __future__ import annotations
