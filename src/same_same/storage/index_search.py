@@ -55,7 +55,8 @@ def search_index(
     if excluded is None:
         excluded = np.empty(0, dtype=np.int64)
     if allowed is not None:
-        allowed = np.setdiff1d(allowed, excluded)
+        if len(excluded):
+            allowed = np.setdiff1d(allowed, excluded)
         if len(allowed) == 0:
             return []
         if exact or len(allowed) <= settings.exact_candidates:

@@ -51,6 +51,7 @@ from .checks import (
     check_space,
     encode_record,
 )
+from .filter_cache import FilterCache, select_rowids
 from .index_cache import IndexCache, IndexStats
 from .index_search import search_index
 from .index_settings import IndexSettings
@@ -95,6 +96,7 @@ class SQLiteStore(VectorStore):
         self._connections_lock = threading.Lock()
         self._closed = False
         self._cache = MatrixCache()
+        self._filters = FilterCache()
         self._indexes = IndexCache(
             self.data_dir,
             index_settings or IndexSettings.from_env(),
@@ -343,6 +345,7 @@ class SQLiteStore(VectorStore):
             self._connections.clear()
         with self._cache.lock:
             self._cache.clear()
+            self._filters.clear()
 
     # -- internals ----------------------------------------------------------
 
@@ -443,19 +446,13 @@ class SQLiteStore(VectorStore):
         allowed: np.ndarray | None = None
         if conditions:
             where, params = build_filter_sql(conditions)
-            allowed = _rowids(
-                conn.execute(
-                    f"SELECT rowid FROM records WHERE namespace = ? AND {where}", (name, *params)
-                )
-            )
+            allowed = self._filters.rowids(conn, self._cache.seq, name, where, params)
         excluded_keys = None
         if excluded:
-            excluded_keys = _rowids(
-                conn.execute(
-                    "SELECT rowid FROM records WHERE namespace = ?"
-                    " AND id IN (SELECT value FROM json_each(?))",
-                    (name, json.dumps(excluded)),
-                )
+            excluded_keys = select_rowids(
+                conn,
+                "namespace = ? AND id IN (SELECT value FROM json_each(?))",
+                (name, json.dumps(excluded)),
             )
 
         def rescore(keys: np.ndarray) -> list[tuple[float, str]]:
@@ -626,10 +623,6 @@ def _best_in_matrix(
     candidates = rows
     positions = select_top(scores, lambda p: ids[candidates[p]], limit)
     return [(_clip_score(scores[p]), ids[candidates[p]], name) for p in positions]
-
-
-def _rowids(cursor: sqlite3.Cursor) -> np.ndarray:
-    return np.unique(np.fromiter((rowid for (rowid,) in cursor), dtype=np.int64))
 
 
 def _rescore(
