@@ -56,19 +56,36 @@ class DemoRun:
 
 def choose_embedder(device: str = "auto") -> tuple[Embedder, str | None]:
     """The default CLIP model, or the tiny test model with the reason it stands in."""
-    from .embedders.clip import tiny_model_paths
+    from .embedders.clip.names import TINY_MODEL_NAME, default_pretrained_for
 
     embedder = create_embedder("clip", EmbedderOptions(device=device))
     try:
-        embedder.prepare()
+        _load_now(embedder)
         return embedder, None
     except ModelUnavailableError as error:
-        config, weights = tiny_model_paths()
+        # by name: the namespace records "same-same-tiny-clip", not this checkout's paths
         tiny = create_embedder(
-            "clip", EmbedderOptions(model=str(config), pretrained=str(weights), device=device)
+            "clip",
+            EmbedderOptions(
+                model=TINY_MODEL_NAME,
+                pretrained=default_pretrained_for(TINY_MODEL_NAME),  # not $SAME_SAME_CLIP_PRETRAIN
+                device=device,
+            ),
         )
-        tiny.prepare()
+        _load_now(tiny)
         return tiny, error.message
+
+
+def _load_now(embedder: Embedder) -> None:
+    """Load the weights here, so missing ones are known before any photo is written.
+
+    ``prepare`` is not enough: a CLIP embedder loads in the background of an ingest.
+    """
+    load = getattr(embedder, "load", None)
+    if callable(load):
+        load()
+    else:
+        embedder.prepare()
 
 
 def write_demo_photos(folder: Path, real_photos: bool) -> None:
