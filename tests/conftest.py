@@ -14,6 +14,42 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
 
+# scripts/test (what CI runs) installs every extra and Debian's chromium, so there a skipped
+# test means a missing install step hiding a feature: the run fails. Only skips whose reason
+# starts with one of these may happen there (../shared is beside CI's checkout, not a clone's).
+STRICT_ENV = "SAME_SAME_TESTS_STRICT"
+ALLOWED_STRICT_SKIPS = ("../shared is not beside this checkout",)
+_strict_skips: list[str] = []
+
+
+def _note_skip(report: pytest.CollectReport | pytest.TestReport) -> None:
+    if os.environ.get(STRICT_ENV) != "1" or not report.skipped:
+        return
+    if isinstance(report, pytest.TestReport) and hasattr(report, "wasxfail"):
+        return
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    if not reason.startswith(ALLOWED_STRICT_SKIPS):
+        _strict_skips.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    _note_skip(report)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _note_skip(report)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _strict_skips:
+        print(f"\n${STRICT_ENV}=1 and {len(_strict_skips)} test(s) skipped:", file=sys.stderr)
+        for line in _strict_skips:
+            print(f"  {line}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 # Nothing in the tests may reach a model hub; fail at once instead of retrying.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
