@@ -47,7 +47,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from photos import WORK, ensure_photos, link_set, parse_size  # noqa: E402
+from machine import cpu_name, git_commit, package_versions, ram_gib, simd_flags  # noqa: E402
+from photos import WORK, ensure_photos, link_folder, link_set, parse_size  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
@@ -212,19 +213,6 @@ def run_ingest(
     return {"seconds": seconds, "report": report}
 
 
-def link_files(source: Path, target: Path) -> None:
-    """Hard-link (else copy) the files of ``source`` into ``target``, skipping existing ones."""
-    target.mkdir(parents=True, exist_ok=True)
-    if not source.is_dir():
-        return
-    for path in source.iterdir():
-        if path.is_file() and not path.name.startswith(".") and not (target / path.name).exists():
-            try:
-                os.link(path, target / path.name)
-            except OSError:
-                shutil.copyfile(path, target / path.name)
-
-
 def bench_row(
     folder: Path,
     count: int,
@@ -263,7 +251,7 @@ def bench_row(
     )
     decode, model_run = measured["decode"], measured["model"]
     data_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{backend}-", dir=work))
-    link_files(onnx_cache, data_dir / "onnx")
+    link_folder(onnx_cache, data_dir / "onnx")
     e2e = run_ingest(folder, data_dir, model, backend, args.batch_size, env)
     shutil.rmtree(data_dir, ignore_errors=True)
     stored = int(e2e["report"]["stored"])
@@ -304,51 +292,21 @@ def default_cpu_batch_size() -> int:
 
 
 def machine() -> dict[str, Any]:
-    def first(path: str, key: str) -> str:
-        try:
-            with open(path) as file:
-                for line in file:
-                    if line.startswith(key):
-                        return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return "unknown"
-
-    from importlib.metadata import PackageNotFoundError, version
-
-    versions: dict[str, str] = {"python": platform.python_version()}
-    for name in ("same-same", "numpy", "pillow", "torch", "open_clip_torch", "onnxruntime", "onnx"):
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = "absent"
-    flags = first("/proc/cpuinfo", "flags").split()
-    simd = ("avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+    versions = {"python": platform.python_version()}
+    versions |= package_versions(
+        ("same-same", "numpy", "pillow", "torch", "open_clip_torch", "onnxruntime", "onnx")
+    )
     return {
-        "cpu": first("/proc/cpuinfo", "model name"),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
-        "simd": [flag for flag in simd if flag in flags],
-        "ram_gib": round(int(first("/proc/meminfo", "MemTotal").split()[0]) / 2**20, 1),
+        "simd": simd_flags(),
+        "ram_gib": ram_gib(),
         "platform": platform.platform(),
         "versions": versions,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "loadavg_start": [round(v, 2) for v in os.getloadavg()],
     }
-
-
-def git_commit() -> str:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-    except OSError:
-        return "unknown"
-    return done.stdout.strip() or "unknown"
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:

@@ -39,6 +39,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from peers_venv import ensure_venv, last_line  # noqa: E402
+from photos import link_folder  # noqa: E402
 
 MODEL = "ViT-B-32-256"
 RCLIP_SUBDIR = "ViT-B-32-256-datacomp_s34b_b86k"
@@ -194,7 +195,7 @@ def _same_same_runner(backend: str) -> Runner:
             cache = work / f"{system}-export"
             if not (cache / "onnx").is_dir():
                 _run(_same_same_command(folder, cache, backend), timeout)
-            link_files(cache / "onnx", data_dir / "onnx")
+            link_folder(cache / "onnx", data_dir / "onnx")
         seconds, done, reason = _run(_same_same_command(folder, data_dir, backend), timeout)
         stored = 0
         if done is not None and not reason:
@@ -202,17 +203,6 @@ def _same_same_runner(backend: str) -> Runner:
         return _result(system, count, seconds, stored, reason)
 
     return run
-
-
-def link_files(source: Path, target: Path) -> None:
-    """Hard-link (else copy) the files of ``source`` into ``target``."""
-    target.mkdir(parents=True, exist_ok=True)
-    for path in source.iterdir():
-        if path.is_file() and not path.name.startswith("."):
-            try:
-                os.link(path, target / path.name)
-            except OSError:
-                shutil.copyfile(path, target / path.name)
 
 
 def run_rclip(

@@ -11,33 +11,22 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import cpu_name, ram_gib  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 def describe_machine() -> dict[str, Any]:
     import numpy as np
 
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram_kib = 0
-    try:
-        for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("MemTotal:"):
-                ram_kib = int(line.split()[1])
-    except OSError:
-        pass
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {
-        "cpu": cpu,
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "usable_cores": usable,
-        "ram_gib": round(ram_kib / 2**20, 1),
+        "ram_gib": ram_gib(),
         "os": platform.platform(),
         "python": platform.python_version(),
         "numpy": np.__version__,

@@ -119,6 +119,12 @@ def link_set(paths: Sequence[Path], folder: Path) -> Path:
     return folder
 
 
+def link_folder(source: Path, target: Path) -> Path:
+    """``target`` holding the files of ``source`` (none when it does not exist), as link_set."""
+    files = sorted(source.iterdir()) if source.is_dir() else []
+    return link_set([p for p in files if p.is_file() and not p.name.startswith(".")], target)
+
+
 def parse_size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(part) for part in text.lower().split("x"))

@@ -50,6 +50,10 @@ from typing import Any
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import cpu_name, package_versions, ram_gib, simd_flags  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 DIM = 512
@@ -476,28 +480,13 @@ def bench_text(
 
 
 def machine() -> dict[str, Any]:
-    def first(path: str, key: str) -> str:
-        try:
-            with open(path) as file:
-                for line in file:
-                    if line.startswith(key):
-                        return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return "unknown"
-
-    versions: dict[str, str] = {"python": platform.python_version(), "numpy": np.__version__}
-    for module in ("torch", "usearch", "open_clip", "fastapi", "uvicorn"):
-        try:
-            versions[module] = str(__import__(module).__version__)
-        except Exception:  # noqa: BLE001 - a missing optional package is just "absent"
-            versions[module] = "absent"
-    flags = first("/proc/cpuinfo", "flags").split()
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    versions |= package_versions(("torch", "usearch", "open_clip_torch", "fastapi", "uvicorn"))
     return {
-        "cpu": first("/proc/cpuinfo", "model name"),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
-        "simd": [flag for flag in ("avx2", "fma", "f16c", "avx512f") if flag in flags],
-        "ram_gb": round(int(first("/proc/meminfo", "MemTotal").split()[0]) / 2**20, 1),
+        "simd": simd_flags(("avx2", "fma", "f16c", "avx512f")),
+        "ram_gb": ram_gib(),
         "platform": platform.platform(),
         "versions": versions,
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -34,7 +34,7 @@ import torch.nn.functional as F  # noqa: N812 - torch's own convention
 from torch import nn
 
 from ...errors import ModelUnavailableError
-from .text import can_truncate
+from .text import can_truncate, pool_and_project
 from .weights import first_line
 
 OPSET = 17
@@ -285,8 +285,6 @@ class CutTextTower(nn.Module):
         self.model = model
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        from open_clip.transformer import text_global_pool
-
         model = self.model
         positions = torch.cumsum(torch.ones_like(tokens[0]), 0) - 1
         cast_dtype = model.transformer.get_cast_dtype()
@@ -294,11 +292,4 @@ class CutTextTower(nn.Module):
         x = x + model.positional_embedding.index_select(0, positions).to(cast_dtype)
         mask = model.attn_mask.index_select(0, positions).index_select(1, positions)
         x = model.transformer(x, attn_mask=mask)
-        x = model.ln_final(x)
-        x = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=model.text_eos_id)
-        if model.text_projection is not None:
-            if isinstance(model.text_projection, nn.Linear):
-                x = model.text_projection(x)
-            else:
-                x = x @ model.text_projection
-        return x
+        return pool_and_project(model, x, tokens)

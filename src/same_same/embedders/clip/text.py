@@ -64,14 +64,19 @@ def encode_text_tokens(model: Any, tokens: torch.Tensor) -> torch.Tensor:
 
 def _encode_prefix(model: Any, tokens: torch.Tensor) -> torch.Tensor:
     """open_clip 3.x ``CLIP.encode_text`` on a cut sequence (tested equal to it)."""
-    from open_clip.transformer import text_global_pool
-    from torch import nn
-
     length = tokens.shape[-1]
     cast_dtype = model.transformer.get_cast_dtype()
     x = model.token_embedding(tokens).to(cast_dtype)
     x = x + model.positional_embedding[:length].to(cast_dtype)
     x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+    return pool_and_project(model, x, tokens)
+
+
+def pool_and_project(model: Any, x: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """The end of open_clip's ``encode_text``: final norm, pooling, text projection."""
+    from open_clip.transformer import text_global_pool
+    from torch import nn
+
     x = model.ln_final(x)
     x = text_global_pool(x, tokens, model.text_pool_type, eos_token_id=model.text_eos_id)
     if model.text_projection is not None:
