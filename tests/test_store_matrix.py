@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from same_same.storage.matrix import SearchMatrix, normalize_rows, select_top
+from same_same.storage.matrix import SearchMatrix, normalize_rows_in_place, select_top
 
 
 def reference_scores(vectors: dict[str, np.ndarray], query: np.ndarray) -> dict[str, float]:
@@ -67,7 +67,7 @@ def test_scoring_a_subset_matches_scoring_everything() -> None:
     rng = np.random.default_rng(0)
     matrix = SearchMatrix(dim=4)
     matrix.upsert([f"r{i}" for i in range(100)], rng.normal(size=(100, 4)))
-    query = normalize_rows(rng.normal(size=(1, 4)).astype(np.float32))[0]
+    query = normalize_rows_in_place(rng.normal(size=(1, 4)).astype(np.float32))[0]
     full = matrix.score(query)
     for rows in (np.array([3, 7, 50]), np.arange(0, 100, 2)):  # gathered, then masked
         np.testing.assert_allclose(matrix.score(query, rows), full[rows], rtol=1e-6)

@@ -37,7 +37,7 @@ import numpy as np
 from ..errors import StoreError
 from .ann_index import IndexFiles, VectorIndex, usearch_available
 from .index_settings import IndexSettings
-from .matrix import normalize_rows
+from .matrix import normalize_rows_in_place
 from .matrix_cache import NamespaceRow
 
 logger = logging.getLogger(__name__)
@@ -272,7 +272,7 @@ class IndexCache:
                     f"stored vectors do not have {index.dim} dimensions; the store is damaged"
                 )
             vectors = np.frombuffer(blob, dtype="<f4").reshape(len(chunk), index.dim)
-            index.upsert(keys, normalize_rows(vectors.astype(np.float32)))
+            index.upsert(keys, normalize_rows_in_place(vectors.astype(np.float32)))
             total += len(chunk)
         self.stats.vectors_added += total
         self.stats.add_seconds += time.perf_counter() - started

@@ -18,8 +18,12 @@ _MIN_CAPACITY = 64
 _GATHER_SHARE = 0.25
 
 
-def normalize_rows(vectors: np.ndarray) -> np.ndarray:
-    """Scale each row to unit length in place; all-zero rows stay zero."""
+def normalize_rows_in_place(vectors: np.ndarray) -> np.ndarray:
+    """Scale each row of ``vectors`` to unit length in place, and return that same array.
+
+    The dtype is kept (float32 for the matrices, float64 when re-scoring); all-zero
+    rows stay zero. Unlike the embedders' helper, nothing is copied.
+    """
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     np.divide(vectors, norms, out=vectors, where=norms > 0)
     return vectors
@@ -55,7 +59,7 @@ class SearchMatrix:
             rows[n] = row
         positions = np.fromiter(last_position.values(), dtype=np.int64, count=len(rows))
         block = np.asarray(vectors, dtype=np.float32)[positions]  # fancy indexing copies
-        self.vectors[rows] = normalize_rows(block)
+        self.vectors[rows] = normalize_rows_in_place(block)
 
     def append(self, ids: Sequence[str], vectors: np.ndarray) -> None:
         """Add rows for ids known to be new and distinct (a namespace read in full)."""
@@ -63,7 +67,7 @@ class SearchMatrix:
         self._reserve(start + count)
         block = self.vectors[start : start + count]
         block[...] = vectors
-        normalize_rows(block)
+        normalize_rows_in_place(block)
         self.row_of.update(zip(ids, range(start, start + count), strict=True))
         self.ids.extend(ids)
 
@@ -139,4 +143,4 @@ def select_top(scores: np.ndarray, id_of: Callable[[int], str], limit: int) -> l
     return ranked[:limit]
 
 
-__all__ = ["SearchMatrix", "normalize_rows", "select_top"]
+__all__ = ["SearchMatrix", "normalize_rows_in_place", "select_top"]

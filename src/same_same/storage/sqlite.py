@@ -55,7 +55,7 @@ from .filter_cache import FilterCache, select_rowids
 from .index_cache import IndexCache, IndexStats
 from .index_search import search_index
 from .index_settings import IndexSettings
-from .matrix import SearchMatrix, normalize_rows, select_top
+from .matrix import SearchMatrix, normalize_rows_in_place, select_top
 from .matrix_cache import CacheStats, MatrixCache, NamespaceRow
 from .sql_filters import build_filter_sql
 from .sqlite_schema import BUSY_TIMEOUT_S, DB_FILENAME, connect, ensure_schema
@@ -643,7 +643,7 @@ def _rescore(
     vectors = np.frombuffer(b"".join(blob for _, blob in rows), dtype="<f4")
     # Row by row in float64 (not one BLAS call): a vector's score must not depend on
     # which other rows were re-scored with it, or equal vectors could stop tying.
-    block = normalize_rows(vectors.reshape(len(rows), -1).astype(np.float64))
+    block = normalize_rows_in_place(vectors.reshape(len(rows), -1).astype(np.float64))
     scores = (block * query.astype(np.float64)).sum(axis=1)
     return [
         (_clip_score(score), record_id) for (record_id, _), score in zip(rows, scores, strict=True)
