@@ -842,3 +842,35 @@ def test_a_running_reader_sees_another_processes_commits(
     assert "child" not in ids_of(hits)
     assert hits[-1].id == "r0001" and hits[-1].metadata == {"by": "child"}
     assert store.search(["ns"], query, limit=5, filters={"by": "child"})[0].id == "r0001"
+
+
+# -- find_namespace and empty namespaces ------------------------------------------
+
+
+def test_find_namespace_gives_none_for_a_missing_namespace(store: VectorStore) -> None:
+    assert store.find_namespace("photos") is None
+    created = store.ensure_namespace("photos", SPACE)
+    assert store.find_namespace("photos") == created
+    assert store.find_namespace("photo") is None  # names match exactly
+    store.delete_namespace("photos")
+    assert store.find_namespace("photos") is None
+
+
+def test_find_namespace_agrees_with_get_namespace(
+    store: VectorStore, rng: np.random.Generator
+) -> None:
+    store.ensure_namespace("ns", SPACE)
+    store.upsert("ns", random_records(rng, 4))
+    found = store.find_namespace("ns")
+    assert found is not None
+    assert (found.name, found.space, found.count) == ("ns", SPACE, 4)
+    assert store.get_namespace("ns") == found
+
+
+def test_get_namespace_names_the_missing_one_and_how_to_list_them(store: VectorStore) -> None:
+    store.ensure_namespace("photos", SPACE)
+    with pytest.raises(NamespaceNotFoundError) as caught:
+        store.get_namespace("nope")
+    assert caught.value.message == "no namespace 'nope'"
+    assert caught.value.hint == "`same-same namespaces` lists the existing ones"
+

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import NamespaceNotFoundError
 from ..records import EmbeddingSpace, Match, NamespaceInfo, Record
 
 Filters = dict[str, Any]
@@ -35,8 +36,18 @@ class VectorStore(ABC):
         """
 
     @abstractmethod
+    def find_namespace(self, name: str) -> NamespaceInfo | None:
+        """The namespace called ``name``, or None when there is none.
+
+        Absence is an answer here, not an error: nothing is raised for it.
+        """
+
     def get_namespace(self, name: str) -> NamespaceInfo:
-        """Raises NamespaceNotFoundError."""
+        """The namespace called ``name``; raises NamespaceNotFoundError when there is none."""
+        info = self.find_namespace(name)
+        if info is None:
+            raise namespace_not_found(name)
+        return info
 
     @abstractmethod
     def list_namespaces(self) -> list[NamespaceInfo]:
@@ -123,3 +134,10 @@ class VectorStore(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def namespace_not_found(name: str) -> NamespaceNotFoundError:
+    """The error every store raises for a namespace that does not exist."""
+    return NamespaceNotFoundError(
+        f"no namespace {name!r}", hint="`same-same namespaces` lists the existing ones"
+    )

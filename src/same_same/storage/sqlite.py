@@ -33,7 +33,6 @@ import numpy as np
 
 from ..errors import (
     InvalidInputError,
-    NamespaceNotFoundError,
     RecordNotFoundError,
     SameSameError,
     SpaceMismatchError,
@@ -41,7 +40,7 @@ from ..errors import (
 )
 from ..filters import FilterSet, parse_filters
 from ..records import EmbeddingSpace, Match, NamespaceInfo, Record
-from .base import Filters, VectorStore
+from .base import Filters, VectorStore, namespace_not_found
 from .checks import (
     check_count,
     check_ids,
@@ -125,11 +124,8 @@ class SQLiteStore(VectorStore):
         check_namespace_name(name)
         check_space(space)
         with self._sqlite_errors():
-            try:
-                existing = self.get_namespace(name)
-            except NamespaceNotFoundError:
-                pass
-            else:
+            existing = _select_namespace(self._connection(), name)
+            if existing is not None:
                 _refuse_other_space(name, existing.space, space)
                 return existing
             with self._write() as conn:
@@ -145,12 +141,9 @@ class SQLiteStore(VectorStore):
                 )
         return NamespaceInfo(name=name, space=space, count=0)
 
-    def get_namespace(self, name: str) -> NamespaceInfo:
+    def find_namespace(self, name: str) -> NamespaceInfo | None:
         with self._sqlite_errors():
-            row = _select_namespace(self._connection(), name)
-        if row is None:
-            raise _namespace_not_found(name)
-        return row
+            return _select_namespace(self._connection(), name)
 
     def list_namespaces(self) -> list[NamespaceInfo]:
         with self._sqlite_errors():
@@ -162,7 +155,7 @@ class SQLiteStore(VectorStore):
     def delete_namespace(self, name: str) -> None:
         with self._sqlite_errors(), self._write() as conn:
             if _select_namespace(conn, name) is None:
-                raise _namespace_not_found(name)
+                raise namespace_not_found(name)
             _next_seq(conn)  # readers notice the namespace is gone
             conn.execute("DELETE FROM records WHERE namespace = ?", (name,))
             conn.execute("DELETE FROM deletions WHERE namespace = ?", (name,))
@@ -182,7 +175,7 @@ class SQLiteStore(VectorStore):
                 # Checked inside the transaction: the namespace cannot change under us.
                 info = _select_namespace(conn, namespace)
                 if info is None:
-                    raise _namespace_not_found(namespace)
+                    raise namespace_not_found(namespace)
                 rows = [encode_record(record, info.space.dim) for record in records]
                 seq = _next_seq(conn)
                 conn.executemany(_UPSERT_SQL, [(namespace, *row, seq) for row in rows])
@@ -216,7 +209,7 @@ class SQLiteStore(VectorStore):
                 return 0
             with self._write() as conn:
                 if _select_namespace(conn, namespace) is None:
-                    raise _namespace_not_found(namespace)
+                    raise namespace_not_found(namespace)
                 deleted: list[tuple[str, int]] = []
                 for chunk in _chunks(wanted):
                     deleted.extend(
@@ -312,7 +305,7 @@ class SQLiteStore(VectorStore):
             self._refresh(conn)
             missing = [name for name in names if name not in self._cache.namespaces]
             if missing:
-                raise _namespace_not_found(missing[0])
+                raise namespace_not_found(missing[0])
             space = check_same_space({name: self._cache.namespaces[name].space for name in names})
             query = check_query(vector, space)
             found: list[tuple[float, str, str]] = []
@@ -564,12 +557,6 @@ def _select_namespace(conn: sqlite3.Connection, name: str) -> NamespaceInfo | No
 def _namespace_info(row: tuple[Any, ...]) -> NamespaceInfo:
     name, embedder, model, pretrained, dim, count = row
     return NamespaceInfo(name, EmbeddingSpace(embedder, model, pretrained, dim), count)
-
-
-def _namespace_not_found(name: str) -> NamespaceNotFoundError:
-    return NamespaceNotFoundError(
-        f"no namespace {name!r}", hint="`same-same namespaces` lists the existing ones"
-    )
 
 
 def _refuse_other_space(name: str, existing: EmbeddingSpace, wanted: EmbeddingSpace) -> None:
