@@ -19,8 +19,7 @@ import pytest
 
 from same_same.errors import InvalidInputError, NamespaceNotFoundError, StoreError
 from same_same.records import EmbeddingSpace, Record
-from same_same.storage import open_store
-from same_same.storage import sqlite as sqlite_module
+from same_same.storage import open_store, sqlite_transactions
 from same_same.storage.sqlite import SQLiteStore
 
 DIM = 8
@@ -140,7 +139,7 @@ def test_a_reader_behind_the_trimmed_deletion_log_reloads(
     rng: np.random.Generator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sqlite_module, "_KEPT_DELETIONS", 5)
+    monkeypatch.setattr(sqlite_transactions, "KEPT_DELETIONS", 5)
     writer, reader = pair
     writer.ensure_namespace("ns", SPACE)
     writer.upsert("ns", records(rng, 30))

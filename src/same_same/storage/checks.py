@@ -110,6 +110,15 @@ def encode_record(record: Record, dim: int) -> tuple[str, bytes, str | None, str
     return record_id, encode_vector(vector), text, metadata, content_hash
 
 
+def check_namespace_space(name: str, existing: EmbeddingSpace, wanted: EmbeddingSpace) -> None:
+    """SpaceMismatchError unless namespace ``name``, made for ``existing``, takes ``wanted``."""
+    if existing != wanted:
+        raise SpaceMismatchError(
+            f"namespace {name!r} holds vectors of {existing.describe()}, not {wanted.describe()}",
+            hint="use another namespace, or delete this one to start over",
+        )
+
+
 def check_same_space(spaces: Mapping[str, EmbeddingSpace]) -> EmbeddingSpace:
     """The one space shared by the namespaces, or SpaceMismatchError naming two of them."""
     (first_name, first), *others = spaces.items()

@@ -1,0 +1,195 @@
+"""Rows of the ``records`` and ``namespaces`` tables: the SQL that reads and writes them,
+and their Python forms.
+
+Kept out of SQLiteStore so its methods read as the steps of an operation (check,
+look up, write, stamp) and each column list lives in one place. Vectors are
+little-endian float32 blobs (``checks.encode_vector``). A list of ids travels as
+one JSON parameter, read back in SQL with ``json_each`` (one parameter whatever
+the length of the list), ``CHUNK_IDS`` ids at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from ..records import EmbeddingSpace, NamespaceInfo, Record
+
+CHUNK_IDS = 10_000
+"""Ids per query when looking many up at once, and rows per page of a scan."""
+
+_RECORD_COLUMNS = "id, text, metadata, content_hash"
+_NAMESPACE_COLUMNS = "name, embedder, model, pretrained, dim, record_count"
+_UPSERT_SQL = """
+INSERT INTO records (namespace, id, vector, text, metadata, content_hash, seq)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (namespace, id) DO UPDATE SET
+    vector = excluded.vector, text = excluded.text, metadata = excluded.metadata,
+    content_hash = excluded.content_hash, seq = excluded.seq
+"""
+
+EncodedRecord = tuple[str, bytes, str | None, str, str | None]
+"""``(id, vector bytes, text, metadata JSON, content_hash)``, as ``checks.encode_record`` makes."""
+
+
+# -- namespaces -------------------------------------------------------------
+
+
+def select_namespace(conn: sqlite3.Connection, name: str) -> NamespaceInfo | None:
+    row = conn.execute(
+        f"SELECT {_NAMESPACE_COLUMNS} FROM namespaces WHERE name = ?", (name,)
+    ).fetchone()
+    return None if row is None else _namespace_info(row)
+
+
+def select_namespaces(conn: sqlite3.Connection) -> list[NamespaceInfo]:
+    """Every namespace, empty ones included, sorted by name."""
+    rows = conn.execute(f"SELECT {_NAMESPACE_COLUMNS} FROM namespaces ORDER BY name")
+    return [_namespace_info(row) for row in rows]
+
+
+def insert_namespace(conn: sqlite3.Connection, name: str, space: EmbeddingSpace, seq: int) -> None:
+    conn.execute(
+        "INSERT INTO namespaces (name, embedder, model, pretrained, dim,"
+        " created_seq, changed_seq) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (name, space.embedder, space.model, space.pretrained, space.dim, seq, seq),
+    )
+
+
+def delete_namespace_rows(conn: sqlite3.Connection, name: str) -> None:
+    """The namespace, its records and its deletion log rows."""
+    conn.execute("DELETE FROM records WHERE namespace = ?", (name,))
+    conn.execute("DELETE FROM deletions WHERE namespace = ?", (name,))
+    conn.execute("DELETE FROM namespaces WHERE name = ?", (name,))
+
+
+def count_all_records(conn: sqlite3.Connection) -> int:
+    """Records in every namespace, from the counts the triggers keep (no scan)."""
+    total = conn.execute("SELECT COALESCE(SUM(record_count), 0) FROM namespaces").fetchone()[0]
+    return int(total)
+
+
+def _namespace_info(row: tuple[Any, ...]) -> NamespaceInfo:
+    name, embedder, model, pretrained, dim, count = row
+    return NamespaceInfo(name, EmbeddingSpace(embedder, model, pretrained, dim), count)
+
+
+# -- records ----------------------------------------------------------------
+
+
+def upsert_records(
+    conn: sqlite3.Connection, namespace: str, rows: list[EncodedRecord], seq: int
+) -> None:
+    conn.executemany(_UPSERT_SQL, [(namespace, *row, seq) for row in rows])
+
+
+def select_record(conn: sqlite3.Connection, namespace: str, record_id: str) -> Record | None:
+    """The record with its vector, or None."""
+    row = conn.execute(
+        f"SELECT {_RECORD_COLUMNS}, vector FROM records WHERE namespace = ? AND id = ?",
+        (namespace, record_id),
+    ).fetchone()
+    return None if row is None else _decode_record(row, with_vector=True)
+
+
+def select_record_page(
+    conn: sqlite3.Connection, namespace: str, offset: int, limit: int, with_vectors: bool
+) -> list[Record]:
+    """A page of records by id; without ``with_vectors``, each vector is an empty array."""
+    vector_column = ", vector" if with_vectors else ""
+    rows = conn.execute(
+        f"SELECT {_RECORD_COLUMNS}{vector_column} FROM records WHERE namespace = ?"
+        " ORDER BY id LIMIT ? OFFSET ?",
+        (namespace, limit, offset),
+    )
+    return [_decode_record(row, with_vector=with_vectors) for row in rows]
+
+
+def select_metadata_page(
+    conn: sqlite3.Connection, namespace: str, after: str
+) -> list[tuple[str, str | None, str]]:
+    """Up to ``CHUNK_IDS`` ``(id, content_hash, metadata JSON)`` with ids after ``after``."""
+    return conn.execute(
+        "SELECT id, content_hash, metadata FROM records"
+        " WHERE namespace = ? AND id > ? ORDER BY id LIMIT ?",
+        (namespace, after, CHUNK_IDS),
+    ).fetchall()
+
+
+def select_by_ids(
+    conn: sqlite3.Connection, namespace: str, columns: str, key: str, wanted: list[str]
+) -> list[tuple[Any, ...]]:
+    """Rows of ``namespace`` whose ``key`` column is in ``wanted``.
+
+    ``columns`` and ``key`` are trusted names chosen by the store, never user input.
+    """
+    rows: list[tuple[Any, ...]] = []
+    for chunk in _chunked(wanted):
+        rows.extend(
+            conn.execute(
+                f"SELECT {columns} FROM records WHERE namespace = ?"
+                f" AND {key} IN (SELECT value FROM json_each(?))",
+                (namespace, json.dumps(chunk)),
+            )
+        )
+    return rows
+
+
+def delete_by_ids(
+    conn: sqlite3.Connection, namespace: str, wanted: list[str]
+) -> list[tuple[str, int]]:
+    """Delete the records of ``namespace`` with these ids; ``(id, rowid)`` of those that were."""
+    deleted: list[tuple[str, int]] = []
+    for chunk in _chunked(wanted):
+        deleted.extend(
+            conn.execute(
+                "DELETE FROM records WHERE namespace = ?"
+                " AND id IN (SELECT value FROM json_each(?)) RETURNING id, rowid",
+                (namespace, json.dumps(chunk)),
+            ).fetchall()
+        )
+    return deleted
+
+
+def decode_vector(blob: bytes) -> np.ndarray:
+    """A stored vector as a writable float32 array (``frombuffer`` alone gives a read-only view)."""
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
+
+def _decode_record(row: tuple[Any, ...], with_vector: bool) -> Record:
+    record_id, text, metadata, content_hash, *rest = row
+    vector = decode_vector(rest[0]) if with_vector else np.empty(0, dtype=np.float32)
+    return Record(
+        id=record_id,
+        vector=vector,
+        text=text,
+        metadata=json.loads(metadata),
+        content_hash=content_hash,
+    )
+
+
+def _chunked(items: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(items), CHUNK_IDS):
+        yield items[start : start + CHUNK_IDS]
+
+
+__all__ = [
+    "CHUNK_IDS",
+    "EncodedRecord",
+    "count_all_records",
+    "decode_vector",
+    "delete_by_ids",
+    "delete_namespace_rows",
+    "insert_namespace",
+    "select_by_ids",
+    "select_metadata_page",
+    "select_namespace",
+    "select_namespaces",
+    "select_record",
+    "select_record_page",
+    "upsert_records",
+]
