@@ -874,3 +874,34 @@ def test_get_namespace_names_the_missing_one_and_how_to_list_them(store: VectorS
     assert caught.value.message == "no namespace 'nope'"
     assert caught.value.hint == "`same-same namespaces` lists the existing ones"
 
+
+def test_namespaces_emptied_by_deletes_stay_listed_with_count_zero(
+    store: VectorStore, store_kind: str, store_dir: Path, rng: np.random.Generator
+) -> None:
+    store.ensure_namespace("never-filled", SPACE)
+    store.ensure_namespace("emptied", SPACE)
+    records = random_records(rng, 5)
+    store.upsert("emptied", records)
+    store.search(["emptied"], records[0].vector)  # loaded (or indexed) before it empties
+    ids = [record.id for record in records]
+    assert store.delete("emptied", ids[:2]) == 2
+    assert store.get_namespace("emptied").count == 3
+    assert store.delete("emptied", ids) == 3
+    assert store.delete("emptied", ids) == 0  # deleting again does not go below zero
+
+    expected = [("emptied", 0), ("never-filled", 0)]
+    assert [(info.name, info.count) for info in store.list_namespaces()] == expected
+    found = store.find_namespace("emptied")
+    assert found is not None and found.count == 0
+    assert store.get_namespace("emptied").count == 0
+    assert store.count("emptied") == 0
+    assert store.count() == 0
+    assert store.search(["emptied"], records[0].vector) == []
+    assert store.list_records("emptied") == []
+
+    store.close()
+    with open_store(store_dir, store_kind) as reopened:
+        assert [(info.name, info.count) for info in reopened.list_namespaces()] == expected
+        reopened.upsert("emptied", records[:2])  # an emptied namespace still takes records
+        assert reopened.get_namespace("emptied").count == 2
+        assert ids_of(reopened.search(["emptied"], records[0].vector)) == ids[:2]
