@@ -5,19 +5,7 @@ thrown away and rebuilt from the records at any time. Keys are the records'
 SQLite rowids; vectors are stored unit length in float16 (1.3 KB per vector of
 512 dimensions with an M=32 graph, against 2 KB for float32 alone).
 
-Files, in ``data_dir/index/``, per namespace (``KEY`` is a hash of its name):
-
-* ``KEY-CREATED-WATERMARK.usearch``: the index. ``CREATED`` is the namespace's
-  ``created_seq``; ``WATERMARK`` is the store's seq the index was up to date with.
-* ``KEY.json``: the sidecar naming the current index file, with its watermark,
-  size and CRC-32, and the settings it was built with.
-* ``KEY.lock``: ``flock``-ed by the one process building or saving.
-
-A save writes a new index file under a temporary name, fsyncs and renames it,
-then replaces the sidecar the same way, then removes the older index file: a
-crash at any point leaves the previous sidecar naming a complete file. A load
-checks the sidecar against the namespace and the settings, the file's size and
-the index's own header; any mismatch means "rebuild".
+Where its files live, and how a save stays atomic: ``index_files``.
 
 Loading maps the file (usearch's ``view``) instead of reading it: a server starts
 on a million vectors in about a second instead of several, and processes on one
@@ -31,30 +19,24 @@ to check it would cost seconds of start-up on a busy machine.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import hashlib
 import json
 import logging
 import os
 import threading
 import time
-import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .index_files import IndexFiles, checksum, checksum_matches, fsync_path
 from .index_settings import IndexSettings
 
 logger = logging.getLogger(__name__)
 
-INDEX_DIRNAME = "index"
 FORMAT_VERSION = 1
 METRIC = "cos"
 DTYPE = "f16"
-_CRC_CHUNK = 16 * 1024 * 1024
 _GET_CHUNK = 8192
 _VERIFY_IN_BACKGROUND_BYTES = 256 * 1024 * 1024
 _usearch_checked = False
@@ -78,60 +60,6 @@ def usearch_available() -> bool:
         else:
             _usearch_available = True
     return _usearch_available
-
-
-def namespace_key(name: str) -> str:
-    """A file-name-safe key for a namespace name (names may hold any character)."""
-    return hashlib.sha256(name.encode("utf-8")).hexdigest()[:20]
-
-
-@dataclass(frozen=True)
-class IndexFiles:
-    """Where one namespace's index lives."""
-
-    folder: Path
-    key: str
-
-    @classmethod
-    def of(cls, data_dir: Path, namespace: str) -> IndexFiles:
-        return cls(Path(data_dir) / INDEX_DIRNAME, namespace_key(namespace))
-
-    @property
-    def sidecar(self) -> Path:
-        return self.folder / f"{self.key}.json"
-
-    @property
-    def lock_path(self) -> Path:
-        return self.folder / f"{self.key}.lock"
-
-    def index_path(self, created_seq: int, watermark: int) -> Path:
-        return self.folder / f"{self.key}-{created_seq}-{watermark}.usearch"
-
-    def read_sidecar(self) -> dict[str, Any] | None:
-        try:
-            data = json.loads(self.sidecar.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
-
-    def remove_all(self) -> None:
-        """Forget the namespace's index files (it was deleted); best effort."""
-        for path in [self.sidecar, *self.folder.glob(f"{self.key}-*")]:
-            with contextlib.suppress(OSError):
-                path.unlink()
-
-    @contextlib.contextmanager
-    def locked(self, wait: float | None) -> Iterator[bool]:
-        """Hold the namespace's file lock; yields False when it stayed taken for ``wait`` s.
-
-        ``wait=None`` waits as long as it takes (another process is building or saving).
-        """
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            yield _take_lock(fd, wait)
-        finally:
-            os.close(fd)  # closing drops the lock
 
 
 class VectorIndex:
@@ -166,10 +94,6 @@ class VectorIndex:
 
     def __len__(self) -> int:
         return len(self._index)
-
-    @property
-    def memory_bytes(self) -> int:
-        return int(self._index.memory_usage)
 
     # -- changes ------------------------------------------------------------
 
@@ -246,8 +170,8 @@ class VectorIndex:
         target = files.index_path(created_seq, self.watermark)
         temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
         self._index.save(str(temporary))
-        crc, size = _checksum(temporary)
-        _fsync_file(temporary)
+        crc, size = checksum(temporary)
+        fsync_path(temporary)
         os.replace(temporary, target)
         sidecar = {
             "format": FORMAT_VERSION,
@@ -267,10 +191,10 @@ class VectorIndex:
         }
         temporary_sidecar = files.sidecar.with_name(f"{files.sidecar.name}.{os.getpid()}.tmp")
         temporary_sidecar.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
-        _fsync_file(temporary_sidecar)
+        fsync_path(temporary_sidecar)
         os.replace(temporary_sidecar, files.sidecar)
-        _fsync_dir(files.folder)
-        _remove_other_files(files, keep=target)
+        fsync_path(files.folder)
+        files.remove_stale(keep=target)
         return target
 
     @classmethod
@@ -323,7 +247,7 @@ class VectorIndex:
         if size != sidecar.get("bytes"):
             raise _DamagedIndex(f"{path.name} has {size} bytes, not {sidecar.get('bytes')}")
         in_background = size > _VERIFY_IN_BACKGROUND_BYTES
-        if not in_background and not _checksum_matches(path, sidecar):
+        if not in_background and not checksum_matches(path, sidecar):
             raise _DamagedIndex(f"{path.name} does not match its checksum")
         try:
             index: Any = Index.restore(str(path), view=True)
@@ -342,74 +266,15 @@ class VectorIndex:
 
     def _verify(self, path: Path, sidecar: dict[str, Any]) -> None:
         try:
-            self.verified = _checksum_matches(path, sidecar)
+            self.verified = checksum_matches(path, sidecar)
         except OSError:
             self.verified = False
         if not self.verified:
             logger.warning("the saved index %s does not match its checksum", path.name)
 
 
-def _take_lock(fd: int, wait: float | None) -> bool:
-    if wait is None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        return True
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-
-
 class _DamagedIndex(Exception):
     pass
 
 
-def _checksum_matches(path: Path, sidecar: dict[str, Any]) -> bool:
-    try:
-        crc, size = _checksum(path)
-    except OSError:
-        return False
-    return size == sidecar.get("bytes") and crc == sidecar.get("crc32")
-
-
-def _checksum(path: Path) -> tuple[int, int]:
-    crc, size = 0, 0
-    with open(path, "rb") as file:
-        while chunk := file.read(_CRC_CHUNK):
-            crc = zlib.crc32(chunk, crc)
-            size += len(chunk)
-    return crc, size
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _remove_other_files(files: IndexFiles, keep: Path) -> None:
-    """Older index files, and temporaries of saves that crashed (only the lock holder saves)."""
-    for path in files.folder.glob(f"{files.key}-*"):
-        if path != keep:
-            with contextlib.suppress(OSError):
-                path.unlink()
-    for path in files.folder.glob(f"{files.key}.json.*.tmp"):
-        with contextlib.suppress(OSError):
-            path.unlink()
-
-
-__all__ = ["IndexFiles", "VectorIndex", "namespace_key", "usearch_available"]
+__all__ = ["IndexFiles", "VectorIndex", "usearch_available"]

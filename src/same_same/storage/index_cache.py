@@ -35,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import StoreError
-from .ann_index import IndexFiles, VectorIndex, usearch_available
+from .ann_index import VectorIndex, usearch_available
+from .index_files import IndexFiles
 from .index_settings import IndexSettings
 from .matrix import normalize_rows_in_place
 from .matrix_cache import NamespaceRow
