@@ -2,18 +2,18 @@
 
 The index is a cache derived from the SQLite file, never the truth: it can be
 thrown away and rebuilt from the records at any time. Keys are the records'
-SQLite rowids; vectors are stored unit length in float16 (1.3 KB per vector of
-512 dimensions with an M=32 graph, against 2 KB for float32 alone).
+SQLite rowids; vectors are stored unit length in float16, so the graph and its
+vectors take less memory than the float32 vectors alone (docs/vector-index.md).
 
 Where its files live, and how a save stays atomic: ``index_files``.
 
-Loading maps the file (usearch's ``view``) instead of reading it: a server starts
-on a million vectors in about a second instead of several, and processes on one
+Loading maps the file (usearch's ``view``) instead of reading it: a server answers
+its first search without reading the whole file first, and processes on one
 machine share the pages. The first change copies the index into memory
 (``materialize``). The CRC-32 of the file is checked before use for small files,
 and on a background thread for large ones (``verified`` says how it went; a
-damaged file found that way is rebuilt at the next search); reading a gigabyte
-to check it would cost seconds of start-up on a busy machine.
+damaged file found that way is rebuilt at the next search): reading a large file
+in full to check it would hold up the start just as reading it would.
 """
 
 from __future__ import annotations

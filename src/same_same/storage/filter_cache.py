@@ -1,9 +1,10 @@
 """The records a metadata filter matches, kept for the store state they were read at.
 
 A filter over an indexed namespace becomes a sorted array of rowids (the index's
-keys). Reading it means a scan of the namespace's metadata in SQLite: about 0.3 s
-at 1M records, whatever the filter. A search page sends the same filter with every
-query, so the arrays are kept, keyed by namespace and filter, and valid only while
+keys). Reading it means a scan of the namespace's metadata in SQLite, whatever
+the filter, which at a million records costs far more than the search itself
+(docs/vector-index.md). A search page sends the same filter with every query, so
+the arrays are kept, keyed by namespace and filter, and valid only while
 the store's change counter (``seq``) is the one they were read at: any write
 elsewhere makes them stale, and they are read again.
 
@@ -28,8 +29,8 @@ MAX_BYTES = 128 * 2**20
 def select_rowids(conn: sqlite3.Connection, where: str, params: Sequence[Any]) -> np.ndarray:
     """Sorted rowids of the records matching ``where``, gathered in SQLite as one JSON array.
 
-    One row out of SQLite instead of one per record: at 500,000 matches that is
-    about 80 ms instead of 400 ms of Python iteration.
+    One row out of SQLite instead of one per record, so a filter matching much of a
+    large namespace does not pay for a Python loop over every match.
     """
     (text,) = conn.execute(
         f"SELECT json_group_array(rowid) FROM records WHERE {where}", tuple(params)

@@ -1,13 +1,12 @@
 """When a namespace gets an approximate index, and how that index is built and kept.
 
-The defaults come from bench/query.py and the same 1M vectors in process, on a
-2-core AVX2 machine (see docs/vector-index.md): an exact float32 scan of 10,000 x
-512 already took longer there (5-18 ms) than the graph at 100,000 (about 2 ms),
-so namespaces are indexed from 10,000 vectors. At 1M clustered vectors M=16 /
-efConstruction=64 reached recall@10 0.85 only (0.94 at ef=1024); M=32 /
-efConstruction=160 reached 0.9845 at ef=128 and 0.9995 at ef=256 (1.2 ms), at
-1.3 KB per vector in the file a server maps (1.6 KB once copied into memory to
-change) and ~1,400 vectors per second of build on two cores.
+The defaults come from bench/query.py (its figures are in docs/vector-index.md,
+"Figures behind the storage code"). At 10,000 vectors an exact float32 scan
+already takes longer than a graph walk over ten times as many, so namespaces are
+indexed from there. On 1M clustered vectors a sparser graph (M=16,
+efConstruction=64) stayed short of the recall target at any ef, and M=32 /
+efConstruction=160 reaches it at a modest ef, for somewhat more bytes per vector
+and a slower build.
 
 Environment overrides, read when a store is opened (every process sharing a data
 directory should see the same values; the index files record the graph settings
@@ -82,11 +81,9 @@ class IndexSettings:
 def auto_expansion_search(size: int) -> int:
     """ef growing with the square root of the size: 16 at 10k, 51 at 100k, 160 at 1M.
 
-    A graph walk needs more candidates to stay on course as the graph grows. Measured
-    on bench/query.py's clustered vectors (M=32, efConstruction=160, candidates
-    re-scored exactly): recall@10 0.9993 at 100k with ef=24 (0.35 ms) and 0.9845 /
-    0.9995 at 1M with ef=128 / 256, so this keeps recall@10 near 0.99 and above
-    without paying 1M's ef at 100k.
+    A graph walk needs more candidates to stay on course as the graph grows. On
+    bench/query.py's clustered vectors this keeps recall@10 near 0.99 and above
+    without paying 1M's ef at 100k (figures in docs/vector-index.md).
     """
     return int(min(_AUTO_EF_MAX, max(_AUTO_EF_MIN, round(16 * (size / 10_000) ** 0.5))))
 

@@ -118,8 +118,8 @@ def _dot_rows(block: np.ndarray, query: np.ndarray) -> np.ndarray:
 
     A matrix-vector product is bound by memory, not arithmetic: BLAS's threads gain
     little, and on a busy machine (a server answering several requests on two
-    cores) they wait for each other; bench/query.py measured a 10k x 512 scan at
-    13-18 ms through BLAS against about 5 ms this way on such a machine.
+    cores) they wait for each other, so one thread is faster there (figures in
+    docs/vector-index.md, "Figures behind the storage code").
     """
     return np.einsum("ij,j->i", block, query)
 
