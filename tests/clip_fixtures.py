@@ -35,7 +35,9 @@ def tiny_embedder(batch_size: int = 32) -> CLIPEmbedder:
 @functools.lru_cache(maxsize=1)
 def shared_tiny_embedder() -> CLIPEmbedder:
     """One loaded tiny embedder for the whole session (loading is the slow part)."""
-    return tiny_embedder().load()
+    embedder = tiny_embedder()
+    embedder.load()
+    return embedder
 
 
 def real_photo_paths() -> list[Path]:

@@ -8,12 +8,13 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
 from same_same import __version__
 from same_same.errors import InvalidInputError
-from same_same.records import EmbeddingSpace
+from same_same.records import EmbeddingSpace, Record
 from same_same.server import ServerSettings, create_app, parse_addr
 
 MAX_BODY = 64 * 1024
@@ -169,7 +170,7 @@ def test_vector_crud_round_trip(client: TestClient) -> None:
     assert created.json() == {
         "id": "v1",
         "namespace": "raw",
-        "metadata": {"k": "a"},
+        "metadata": {"k": "a", "namespace": "raw"},  # stamped, as ingested records are
         "embedding": pytest.approx([0.0, 0.6, 0.8]),
     }
     fetched = client.get("/api/v1/vectors/v1").json()
@@ -178,7 +179,7 @@ def test_vector_crud_round_trip(client: TestClient) -> None:
     updated = client.put(
         "/api/v1/vectors/v1?namespace=raw", json={"metadata": {"k": "b"}, "text": "note"}
     ).json()
-    assert updated["metadata"] == {"k": "b"} and updated["text"] == "note"
+    assert updated["metadata"] == {"k": "b", "namespace": "raw"} and updated["text"] == "note"
     assert updated["embedding"] == pytest.approx([0.0, 0.6, 0.8])  # raw space: no re-embedding
     assert client.get("/api/v1/vectors/count?namespace=raw").json() == {"count": 2}
     assert client.delete("/api/v1/vectors/v1").json() == {"deleted": "v1", "namespace": "raw"}
@@ -491,6 +492,8 @@ def test_parse_addr_refuses_junk(addr: str) -> None:
 def test_ambiguous_space_error_names_each_namespace_space(client: TestClient) -> None:
     app_store = client.app.state.store  # type: ignore[attr-defined]
     app_store.ensure_namespace("clip-photos", EmbeddingSpace("clip", "ViT-B-32", "openai", 512))
+    unit = np.full(512, 512**-0.5, dtype=np.float32)
+    app_store.upsert("clip-photos", [Record("photo", unit)])  # an empty one would not count
     error = assert_error(
         client.post("/api/v1/search", json={"text": "a sunset over the ocean", "limit": 5}),
         400,

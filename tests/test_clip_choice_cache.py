@@ -19,7 +19,7 @@ PROBE = textwrap.dedent(
     """
     import json, sys
     from same_same.embedders.clip import CLIPEmbedder
-    embedder = CLIPEmbedder("ViT-B-32", sys.argv[2], backend=sys.argv[3], cache_dir=sys.argv[1])
+    embedder = CLIPEmbedder("ViT-B-32", sys.argv[2], backend=sys.argv[3], data_dir=sys.argv[1])
     print(json.dumps({
         "dim": embedder.dim,
         "shape": list(embedder.preprocess_config.shape),
@@ -45,7 +45,7 @@ def probe(cache_dir: Path, pretrained: str = "none", backend: str = "onnx") -> d
 def test_a_second_onnx_process_resolves_without_importing_torch(tmp_path: Path) -> None:
     first = probe(tmp_path)
     assert first["open_clip"] and first["torch"]  # the first resolution asks open_clip
-    assert (tmp_path / CACHE_FILE).is_file()
+    assert (tmp_path / "onnx" / CACHE_FILE).is_file()
     second = probe(tmp_path)
     assert not second["open_clip"] and not second["torch"]
     assert {k: second[k] for k in ("dim", "shape", "space")} == {
@@ -92,6 +92,6 @@ def test_the_key_names_open_clips_version() -> None:
 
 
 def test_the_torch_backend_keeps_resolving_with_open_clip(tmp_path: Path) -> None:
-    embedder = CLIPEmbedder("ViT-B-32", "none", backend="torch", cache_dir=tmp_path)
+    embedder = CLIPEmbedder("ViT-B-32", "none", backend="torch", data_dir=tmp_path)
     assert embedder.dim == 512
-    assert not (tmp_path / CACHE_FILE).exists()
+    assert not (tmp_path / "onnx" / CACHE_FILE).exists()

@@ -227,10 +227,38 @@ def test_image_entry_points_agree(tmp_path: Path) -> None:
         image.save(paths[-1])
     direct = embedder.embed_images(images)
     via_arrays = embedder.embed_preprocessed(preprocess_images(images, embedder.preprocess_config))
-    via_files = embedder.embed_image_files(paths)
+    via_files = embedder.embed_images(paths)  # paths
+    via_names = embedder.embed_images([str(p) for p in paths])
+    via_bytes = embedder.embed_images([p.read_bytes() for p in paths])
     np.testing.assert_allclose(via_arrays, direct, atol=1e-6)
-    np.testing.assert_allclose(via_files, direct, atol=1e-6)
+    for other in (via_files, via_names, via_bytes):
+        np.testing.assert_allclose(other, direct, atol=1e-6)
     np.testing.assert_allclose(embedder.embed_image(paths[1]), direct[1], atol=1e-6)
+    np.testing.assert_allclose(embedder.embed_image(images[1]), direct[1], atol=1e-6)  # PIL
+    np.testing.assert_allclose(
+        embedder.embed_image(paths[1].read_bytes()), direct[1], atol=1e-6
+    )
+    np.testing.assert_allclose(embedder.embed_image(images[2].convert("RGBA")), direct[2],
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("wrong", [42, None, np.zeros((8, 8, 3)), {"path": "a.jpg"}])
+def test_image_methods_refuse_other_types_with_a_clear_type_error(wrong: object) -> None:
+    embedder = shared_tiny_embedder()
+    with pytest.raises(TypeError, match="file path, the bytes of an image file or a PIL image"):
+        embedder.embed_image(wrong)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="file path, the bytes of an image file or a PIL image"):
+        embedder.embed_images([wrong])  # type: ignore[list-item]
+
+
+def test_embed_images_wants_a_list_not_one_image(tmp_path: Path) -> None:
+    embedder = shared_tiny_embedder()
+    path = tmp_path / "one.png"
+    scene("red", "star", 0).save(path)
+    with pytest.raises(TypeError, match="a list of images"):
+        embedder.embed_images(str(path))
+    with pytest.raises(TypeError, match="a list of images"):
+        embedder.embed_images(scene("red", "star", 0))  # type: ignore[arg-type]
 
 
 def test_batch_size_does_not_change_vectors() -> None:

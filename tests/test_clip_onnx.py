@@ -34,7 +34,7 @@ from same_same.embedders.clip.onnx_backend import (
 )
 from same_same.errors import InvalidInputError, UnknownNameError
 from same_same.imaging import load_image
-from same_same.ingest.images import READ_AHEAD_BYTES, default_workers, read_ahead
+from same_same.ingest.scheduling import READ_AHEAD_BYTES, default_workers, read_ahead
 from same_same.synthetic import write_image_folder
 
 pytest.importorskip("onnxruntime", reason="needs the [onnx] extra")
@@ -54,13 +54,14 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("onnx-cache")
+    """The ``onnx`` folder of a data directory, where exports are kept."""
+    return tmp_path_factory.mktemp("data") / "onnx"
 
 
 def onnx_embedder(cache_dir: Path, backend: str = "onnx") -> CLIPEmbedder:
     config, weights = tiny_model_paths()
     return CLIPEmbedder(
-        str(config), str(weights), device="cpu", backend=backend, cache_dir=cache_dir
+        str(config), str(weights), device="cpu", backend=backend, data_dir=cache_dir.parent
     )
 
 
@@ -115,7 +116,8 @@ def test_export_once_then_reuse_the_cached_files(
     cache_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     forget_loaded_onnx_models()
-    embedder = onnx_embedder(cache_dir).load()
+    embedder = onnx_embedder(cache_dir)
+    embedder.load()
     files = embedder.backend.files  # type: ignore[attr-defined]
     assert sorted(p.name for p in files.values()) == sorted(
         onnx_file(embedder.choice, cache_dir, "fp32", tower).name for tower in ("image", "text")
@@ -153,12 +155,13 @@ def test_other_weights_get_other_files(tmp_path: Path, cache_dir: Path) -> None:
 
 
 def test_a_damaged_cache_file_is_a_clear_error(tmp_path: Path) -> None:
-    embedder = onnx_embedder(tmp_path).load()
+    embedder = onnx_embedder(tmp_path / "onnx")
+    embedder.load()
     image_file = embedder.backend.files["image"]  # type: ignore[attr-defined]
     forget_loaded_onnx_models()
     image_file.write_bytes(b"not a model")
     with pytest.raises(Exception, match="delete that file") as raised:
-        onnx_embedder(tmp_path).embed_preprocessed(np.zeros((1, 3, 64, 64), np.float32))
+        onnx_embedder(tmp_path / "onnx").embed_preprocessed(np.zeros((1, 3, 64, 64), np.float32))
     assert type(raised.value).__name__ == "ModelUnavailableError"
     forget_loaded_onnx_models()
 
@@ -261,8 +264,7 @@ def test_batch_size_follows_the_device_unless_given(monkeypatch: pytest.MonkeyPa
     config, weights = tiny_model_paths()
     assert CLIPEmbedder(str(config), str(weights), device="cpu", batch_size=None).batch_size == 16
     assert CLIPEmbedder(str(config), str(weights), device="cpu", batch_size=7).batch_size == 7
-    auto = EmbedderOptions(model=str(config), pretrained=str(weights), device="cpu",
-                           batch_size=32, extra=(("auto_batch_size", True),))
+    auto = EmbedderOptions(model=str(config), pretrained=str(weights), device="cpu")
     assert create_embedder("clip", auto).batch_size == 16
     with pytest.raises(InvalidInputError, match="batch size"):
         CLIPEmbedder(str(config), str(weights), batch_size=0)

@@ -36,7 +36,7 @@ MIN_PRECISION_AT_5 = 0.8
 def held_out(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Any], np.ndarray]:
     folder = tmp_path_factory.mktemp("held-out")
     items = write_image_folder(folder, 360, seed=HELD_OUT_SEED)
-    vectors = shared_tiny_embedder().embed_image_files([path for path, _, _ in items])
+    vectors = shared_tiny_embedder().embed_images([path for path, _, _ in items])
     return items, vectors
 
 
@@ -69,7 +69,7 @@ def test_degraded_copy_finds_its_original(
         smaller.save(buffer, format="JPEG", quality=60)
         copies.append(tmp_path / f"copy-{index}.jpg")
         copies[-1].write_bytes(buffer.getvalue())
-    scores = shared_tiny_embedder().embed_image_files(copies) @ vectors.T
+    scores = shared_tiny_embedder().embed_images(copies) @ vectors.T
     ranks = [int(np.sum(row > row[i])) for i, row in enumerate(scores)]
     first = np.mean([rank == 0 for rank in ranks])
     assert first >= 0.85, f"only {first:.0%} of copies found their original first"

@@ -37,8 +37,9 @@ from image_fixtures import (
 pytestmark = pytest.mark.clip
 
 from clip_fixtures import tiny_model_paths  # noqa: E402  (skips without the [clip] extra)
-from same_same.embedders import Embedder, normalize_rows  # noqa: E402
+from same_same.embedders import ImageEmbedderBase, normalized_rows  # noqa: E402
 from same_same.embedders.clip import CLIPEmbedder  # noqa: E402
+from same_same.embedders.clip.preprocess import PreprocessConfig  # noqa: E402
 from same_same.embedders.hashing import HashingEmbedder  # noqa: E402
 from same_same.errors import (  # noqa: E402
     InvalidInputError,
@@ -46,7 +47,13 @@ from same_same.errors import (  # noqa: E402
     UnsupportedModalityError,
 )
 from same_same.imaging import load_image  # noqa: E402
-from same_same.ingest import EXIT_SOME_SKIPPED, IngestReport, Progress, run_ingest  # noqa: E402
+from same_same.ingest import (  # noqa: E402
+    EXIT_SOME_SKIPPED,
+    IngestOptions,
+    IngestReport,
+    Progress,
+    run_ingest,
+)
 from same_same.records import EmbeddingSpace, Record  # noqa: E402
 from same_same.sources import open_source  # noqa: E402
 from same_same.sources.images import derive_image_id  # noqa: E402
@@ -71,32 +78,6 @@ class CountingCLIPEmbedder(CLIPEmbedder):
         return super().embed_preprocessed(batch)
 
 
-class DecodedImagesOnly(Embedder):
-    """A real embedder without a separate preprocessing step: only ``embed_images``.
-
-    It delegates to CLIP, so the pipeline's fallback path can be compared with the
-    preprocessed path on the same model.
-    """
-
-    name = "clip"
-    supports_images = True
-
-    def __init__(self, inner: CLIPEmbedder) -> None:
-        self.inner = inner
-        self.images = 0
-
-    @property
-    def space(self) -> EmbeddingSpace:
-        return self.inner.space
-
-    def embed_texts(self, texts: Any) -> np.ndarray:
-        return self.inner.embed_texts(texts)
-
-    def embed_images(self, images: Any) -> np.ndarray:
-        self.images += len(images)
-        return self.inner.embed_images(images)
-
-
 @pytest.fixture(scope="module")
 def embedder() -> CountingCLIPEmbedder:
     return CountingCLIPEmbedder()
@@ -115,7 +96,7 @@ def store(tmp_path: Path) -> Iterator[VectorStore]:
 
 
 def ingest(
-    store: VectorStore, embedder: Embedder, spec: str, *, recursive: bool = True,
+    store: VectorStore, embedder: ImageEmbedderBase, spec: str, *, recursive: bool = True,
     stream: io.StringIO | None = None, **options: Any,
 ) -> tuple[IngestReport, list[str]]:
     """Run the real pipeline; returns the report and the "skipping" lines of stderr."""
@@ -124,9 +105,10 @@ def ingest(
     stream = stream if stream is not None else io.StringIO()
     progress = Progress(unit="images", stream=stream)
     options.setdefault("batch_size", 4)
+    options.setdefault("namespace", NS)
     report = run_ingest(
         store, embedder, open_source(spec, SourceOptions(recursive=recursive)),
-        namespace=options.pop("namespace", NS), progress=progress, **options,
+        IngestOptions(**options), progress,
     )
     lines = [line for line in stream.getvalue().splitlines() if line.startswith("skipping ")]
     return report, lines
@@ -299,7 +281,7 @@ def test_touched_file_reuses_its_vector_and_changed_file_is_embedded(
     assert stored[paths[1].name].content_hash == sha256_of(paths[1])
 
 
-def test_renamed_file_reuses_its_vector_and_prune_forgets_the_old_name(
+def test_moved_file_reuses_its_vector_and_replaces_its_old_record_in_the_same_run(
     store: VectorStore, clip: CountingCLIPEmbedder, tmp_path: Path
 ) -> None:
     root = tmp_path / "pics"
@@ -310,17 +292,35 @@ def test_renamed_file_reuses_its_vector_and_prune_forgets_the_old_name(
     renamed = paths[2].rename(root / "moved" / "renamed.png")
     clip.rows = 0
     report, _ = ingest(store, clip, f"images:{root}")
-    assert (report.stored, report.reused, report.unchanged, report.pruned) == (1, 1, 5, 0)
+    assert (report.stored, report.reused, report.unchanged, report.moved) == (1, 1, 5, 1)
     assert clip.rows == 0  # not embedded again
     stored = records_by_path(store)
     new = stored["moved/renamed.png"]
     assert new.id == derive_image_id(str(renamed.resolve())) != old.id
     assert np.array_equal(new.vector, old.vector)
-    assert paths[2].name in stored  # kept until asked to prune
-
+    assert paths[2].name not in stored and store.count(NS) == 6  # one record, at the new path
+    assert [m.metadata["path"] for m in store.search([NS], new.vector, limit=2)][:1] == [
+        "moved/renamed.png"
+    ]
     report, _ = ingest(store, clip, f"images:{root}", prune=True)
-    assert (report.stored, report.unchanged, report.pruned) == (0, 6, 1)
-    assert paths[2].name not in records_by_path(store) and store.count(NS) == 6
+    assert (report.stored, report.unchanged, report.pruned) == (0, 6, 0)
+
+
+def test_copied_file_keeps_both_records_and_prune_forgets_deleted_ones(
+    store: VectorStore, clip: CountingCLIPEmbedder, tmp_path: Path
+) -> None:
+    root = tmp_path / "pics"
+    paths = make_folder(root)
+    ingest(store, clip, f"images:{root}")
+    shutil.copy(paths[2], root / "copy.png")  # the original stays: not a move
+    report, _ = ingest(store, clip, f"images:{root}")
+    assert (report.stored, report.reused, report.moved) == (1, 1, 0)
+    assert paths[2].name in records_by_path(store) and store.count(NS) == 7
+    paths[3].unlink()
+    report, _ = ingest(store, clip, f"images:{root}")
+    assert (report.pruned, report.moved) == (0, 0) and store.count(NS) == 7  # kept until --prune
+    report, _ = ingest(store, clip, f"images:{root}", prune=True)
+    assert report.pruned == 1 and paths[3].name not in records_by_path(store)
 
 
 def test_identical_files_are_embedded_once(
@@ -452,24 +452,12 @@ def test_worker_counts_give_identical_results(
     assert results[0] == results[1] == results[2]
 
 
-def test_fallback_to_embed_images_without_preprocessing_step(
-    store: VectorStore, clip: CountingCLIPEmbedder, tmp_path: Path
-) -> None:
-    make_folder(tmp_path / "pics", 5)
-    plain = DecodedImagesOnly(clip)
-    report, _ = ingest(store, plain, f"images:{tmp_path / 'pics'}", batch_size=2)
-    assert report.stored == 5 and plain.images == 5
-    for name, record in records_by_path(store).items():
-        reference = clip.embed_images([load_image(tmp_path / "pics" / name)])[0]
-        assert float(record.vector @ reference) > 0.9999
-
-
 def test_progress_total_and_advance(
     store: VectorStore, clip: CountingCLIPEmbedder, collection: Collection
 ) -> None:
     progress = Progress(unit="images", stream=io.StringIO())
     source = open_source(f"images:{collection.root}")
-    report = run_ingest(store, clip, source, namespace=NS, progress=progress, batch_size=5)
+    report = run_ingest(store, clip, source, IngestOptions(namespace=NS, batch_size=5), progress)
     assert progress.total == report.seen == progress.done
 
 
@@ -477,14 +465,14 @@ def test_refusals(store: VectorStore, clip: CountingCLIPEmbedder, tmp_path: Path
     make_folder(tmp_path / "pics", 1)
     source = open_source(f"images:{tmp_path / 'pics'}")
     with pytest.raises(UnsupportedModalityError):
-        run_ingest(store, HashingEmbedder(), source, namespace=NS)
+        run_ingest(store, HashingEmbedder(), source, IngestOptions(namespace=NS))
     store.ensure_namespace("other", EmbeddingSpace("clip", "ViT-B-32", "openai", 512))
     with pytest.raises(SpaceMismatchError):
-        run_ingest(store, clip, source, namespace="other")
+        run_ingest(store, clip, source, IngestOptions(namespace="other"))
     with pytest.raises(SpaceMismatchError):
-        run_ingest(store, clip, source, namespace="other", dry_run=True)
+        run_ingest(store, clip, source, IngestOptions(namespace="other", dry_run=True))
     with pytest.raises(InvalidInputError):
-        run_ingest(store, clip, source, namespace=NS, batch_size=0)
+        IngestOptions(namespace=NS, batch_size=0)
     assert store.count("other") == 0 and [n.name for n in store.list_namespaces()] == ["other"]
 
 
@@ -503,27 +491,31 @@ def test_non_utf8_file_name_is_stored_and_found_unchanged(
     assert again.unchanged == 1
 
 
-class MeanColourEmbedder(Embedder):
-    """A real but trivial image embedder (mean colour), numpy only.
+class MeanColourEmbedder(ImageEmbedderBase):
+    """A real but trivial image embedder (mean colour of the preprocessed pixels), numpy only.
 
     Used where torch cannot run: in a child forked from a process whose torch thread
     pool is already running (OpenMP is not fork-safe).
     """
 
     name = "mean-colour"
-    supports_images = True
+    device = "cpu"
+    wants_cores_to_itself = False
 
     @property
     def space(self) -> EmbeddingSpace:
         return EmbeddingSpace(self.name, "rgb-mean", "", 4)
 
+    @property
+    def preprocess_config(self) -> PreprocessConfig:
+        return PreprocessConfig(height=16, width=16)
+
     def embed_texts(self, texts: Any) -> np.ndarray:
         raise UnsupportedModalityError("images only")
 
-    def embed_images(self, images: Any) -> np.ndarray:
-        rows = [np.append(np.asarray(image, dtype=np.float32).mean(axis=(0, 1)), 1.0)
-                for image in images]
-        return normalize_rows(np.stack(rows))
+    def embed_preprocessed(self, batch: np.ndarray) -> np.ndarray:
+        means = np.asarray(batch, dtype=np.float32).mean(axis=(2, 3))
+        return normalized_rows(np.hstack([means, np.ones((len(batch), 1), np.float32)]))
 
 
 def test_unreadable_file_is_reported_with_its_reason() -> None:
@@ -556,7 +548,7 @@ def test_a_kill_loses_at_most_the_batch_in_flight(tmp_path: Path) -> None:
         import os, signal, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from test_image_ingest import CountingCLIPEmbedder
-        from same_same.ingest import Progress, run_ingest
+        from same_same.ingest import IngestOptions, Progress, run_ingest
         from same_same.sources import open_source
         from same_same.storage import open_store
 
@@ -568,7 +560,8 @@ def test_a_kill_loses_at_most_the_batch_in_flight(tmp_path: Path) -> None:
 
         store = open_store({str(tmp_path / "store")!r})
         run_ingest(store, CountingCLIPEmbedder(), open_source({f"images:{tmp_path / 'pics'}"!r}),
-                   namespace={NS!r}, batch_size=4, progress=KillAfterTwoBatches(enabled=False))
+                   IngestOptions(namespace={NS!r}, batch_size=4),
+                   KillAfterTwoBatches(enabled=False))
         """
     )
     killed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)

@@ -307,7 +307,7 @@ def test_list_format_details(tmp_path: Path) -> None:
             '"../pics/b,with comma.png",odd\r\n'
             f"{elsewhere / 'abs.jpg'}\r\n"
             "   # indented comment\r\n"
-            "../pics/c.tif,scan\r\n"
+            "../pics/c.tif,scan   # inline comment, not a label\r\n"
             "../pics/a.jpg,again\r\n"
             "../pics\r\n"
             ",label-only\r\n"
@@ -329,6 +329,25 @@ def test_list_format_details(tmp_path: Path) -> None:
         ("../pics/a.jpg (mine.lst line 8)", "listed again (first on line 3)"),
         ("../pics (mine.lst line 9)", "is a folder, not an image (use images:DIR for folders)"),
         (" (mine.lst line 10)", "no image path before the comma"),
+    ]
+
+
+def test_inline_comments_end_a_line_but_a_hash_inside_a_name_is_kept(tmp_path: Path) -> None:
+    make_image(tmp_path / "a.jpg")
+    make_image(tmp_path / "photo#1.jpg")
+    make_image(tmp_path / "odd #name.jpg")
+    listing = tmp_path / "list.txt"
+    listing.write_text(
+        "a.jpg, red, square  # note\n"
+        "photo#1.jpg,tag#2\n"
+        '"odd #name.jpg", quoted\t# tab before the comment\n'
+        "# a.jpg, commented out\n"
+    )
+    items = list(ImageListSource(listing).items())
+    assert [(i.metadata["filename"], i.metadata["labels"]) for i in items] == [  # type: ignore[union-attr]
+        ("a.jpg", ["red", "square"]),
+        ("photo#1.jpg", ["tag#2"]),
+        ("odd #name.jpg", ["quoted"]),
     ]
 
 

@@ -19,7 +19,7 @@ from same_same.errors import (
     UnsupportedModalityError,
 )
 from same_same.hybrid import HybridWeights, parse_hybrid_weights
-from same_same.records import EmbeddingSpace
+from same_same.records import EmbeddingSpace, Record
 from same_same.search import SearchService
 from same_same.storage import VectorStore, open_store
 from same_same.vectors import VectorService
@@ -145,7 +145,9 @@ def test_unknown_namespace_lists_existing_ones(searcher: SearchService) -> None:
 def test_namespaces_of_several_spaces_need_a_choice(
     store: VectorStore, searcher: SearchService
 ) -> None:
-    store.ensure_namespace("sentences", EmbeddingSpace("minilm", "all-MiniLM-L6-v2", "", 384))
+    space = EmbeddingSpace("minilm", "all-MiniLM-L6-v2", "", 384)
+    store.ensure_namespace("sentences", space)
+    store.upsert("sentences", [Record("s", np.ones(384, dtype=np.float32) / np.sqrt(384))])
     with pytest.raises(AmbiguousSpaceError) as caught:
         searcher.search_text("sunset")
     message = caught.value.message
@@ -153,6 +155,27 @@ def test_namespaces_of_several_spaces_need_a_choice(
     assert "sentences (minilm:all-MiniLM-L6-v2 (dim 384))" in message
     assert caught.value.hint == "say which namespace to search"
     assert ids(searcher.search_text("sunset", namespace="quotes", limit=1)) == ["sunset"]
+
+
+def test_an_empty_namespace_of_another_space_does_not_make_a_query_ambiguous(
+    store: VectorStore, searcher: SearchService
+) -> None:
+    # what a failed ingest used to leave behind: "default 0 clip:ViT-B-32/openai"
+    store.ensure_namespace("default", EmbeddingSpace("clip", "ViT-B-32", "openai", 512))
+    result = searcher.search_text("sunset", limit=1)
+    assert result.namespaces == ["quotes"] and ids(result) == ["sunset"]
+
+
+def test_raw_vectors_name_their_namespace_in_metadata_like_ingested_records(
+    vectors: VectorService, searcher: SearchService
+) -> None:
+    vectors.add_vector([1.0, 0.0, 0.0], record_id="r", namespace="raw", metadata={"a": 1})
+    assert vectors.get("r", namespace="raw").record.metadata == {"a": 1, "namespace": "raw"}
+    found = searcher.search_vector([1.0, 0.0, 0.0], filters={"namespace": "raw"})
+    assert ids(found) == ["r"]
+    vectors.update("r", namespace="raw", metadata={"b": 2})
+    assert vectors.get("r").record.metadata == {"b": 2, "namespace": "raw"}
+    assert vectors.get("sunset").record.metadata["namespace"] == "quotes"
 
 
 def test_every_namespace_of_the_space_is_searched(
@@ -206,6 +229,7 @@ def test_same_dimension_in_two_spaces_is_ambiguous(
 ) -> None:
     store.ensure_namespace("other", EmbeddingSpace("clip", "ViT-B-32", "openai", 512))
     vector = vectors.get("cat").record.vector
+    store.upsert("other", [Record("photo", vector)])
     with pytest.raises(AmbiguousSpaceError, match="other .*quotes"):
         searcher.search_vector(vector)
 
@@ -341,7 +365,7 @@ def test_update_reembeds_new_text_and_replaces_metadata(vectors: VectorService) 
     after = vectors.update(
         "cat", text="a dog barking in the garden", metadata={"pet": "dog"}
     ).record
-    assert after.metadata == {"pet": "dog"}
+    assert after.metadata == {"pet": "dog", "namespace": "quotes"}
     assert not np.allclose(before.vector, after.vector)
     assert vectors.get("cat").record.text == "a dog barking in the garden"
 

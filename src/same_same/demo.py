@@ -18,7 +18,7 @@ from PIL import Image
 
 from .embedders import Embedder, EmbedderOptions, create_embedder
 from .errors import ModelUnavailableError
-from .ingest import IngestReport, Progress, run_ingest
+from .ingest import IngestOptions, IngestReport, Progress, run_ingest
 from .records import Match
 from .search import SearchService
 from .sources import open_source
@@ -48,19 +48,23 @@ class DemoQuery:
 @dataclass
 class DemoRun:
     embedder: Embedder
-    fallback_reason: str | None
     photos_dir: Path
     report: IngestReport
     queries: list[DemoQuery] = field(default_factory=list)
 
 
-def choose_embedder(device: str = "auto") -> tuple[Embedder, str | None]:
-    """The default CLIP model, or the tiny test model with the reason it stands in."""
+def choose_embedder(
+    device: str = "auto", data_dir: Path | None = None
+) -> tuple[Embedder, str | None]:
+    """The default CLIP model, or the tiny test model with the reason it stands in.
+
+    The weights load here, so missing ones are known before any photo is written.
+    """
     from .embedders.clip.names import TINY_MODEL_NAME, default_pretrained_for
 
-    embedder = create_embedder("clip", EmbedderOptions(device=device))
+    embedder = create_embedder("clip", EmbedderOptions(device=device, data_dir=data_dir))
     try:
-        _load_now(embedder)
+        embedder.load()
         return embedder, None
     except ModelUnavailableError as error:
         # by name: the namespace records "same-same-tiny-clip", not this checkout's paths
@@ -70,22 +74,11 @@ def choose_embedder(device: str = "auto") -> tuple[Embedder, str | None]:
                 model=TINY_MODEL_NAME,
                 pretrained=default_pretrained_for(TINY_MODEL_NAME),  # not $SAME_SAME_CLIP_PRETRAIN
                 device=device,
+                data_dir=data_dir,
             ),
         )
-        _load_now(tiny)
+        tiny.load()
         return tiny, error.message
-
-
-def _load_now(embedder: Embedder) -> None:
-    """Load the weights here, so missing ones are known before any photo is written.
-
-    ``prepare`` is not enough: a CLIP embedder loads in the background of an ingest.
-    """
-    load = getattr(embedder, "load", None)
-    if callable(load):
-        load()
-    else:
-        embedder.prepare()
 
 
 def write_demo_photos(folder: Path, real_photos: bool) -> None:
@@ -122,7 +115,7 @@ def run_demo(
     progress: Progress | None = None,
     on_fallback: Callable[[str], None] | None = None,
 ) -> DemoRun:
-    embedder, reason = choose_embedder(device)
+    embedder, reason = choose_embedder(device, data_dir)
     if reason and on_fallback:
         on_fallback(reason)
     photos_dir = data_dir / "demo" / "photos"
@@ -131,11 +124,12 @@ def run_demo(
         store,
         embedder,
         open_source(f"images:{photos_dir}"),
-        namespace=DEMO_NAMESPACE,
-        progress=progress,
+        IngestOptions(namespace=DEMO_NAMESPACE),
+        progress,
     )
-    run = DemoRun(embedder, reason, photos_dir, report)
-    service = SearchService(store)
+    run = DemoRun(embedder, photos_dir, report)
+    service = SearchService(store, EmbedderOptions(device=device, data_dir=data_dir))
+    service.embedders.remember(embedder)
     texts = ["a red circle", "two blue squares"] + (
         [] if reason else ["a photo of a cat", "a cup of coffee"]
     )

@@ -1,7 +1,10 @@
-"""The data that flows between sources, embedders, the store and the API."""
+"""The data that flows between sources, embedders, the store and the API, and how a
+record's identity is derived from its content."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,14 +36,24 @@ class EmbeddingSpace:
             "dim": self.dim,
         }
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> EmbeddingSpace:
-        return cls(
-            embedder=str(data["embedder"]),
-            model=str(data["model"]),
-            pretrained=str(data.get("pretrained") or ""),
-            dim=int(data["dim"]),
-        )
+
+NAMESPACE_KEY = "namespace"
+"""Every record's metadata names its namespace, so a filter can select by it."""
+
+
+def derive_text_id(text: str) -> str:
+    """A stable id for a record whose source gives none: the same text, the same id."""
+    return "txt-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
+
+
+def hash_text(text: str) -> str:
+    """The content hash of a text record (unchanged texts are not embedded again)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def stamp_namespace(metadata: Mapping[str, Any], namespace: str) -> dict[str, Any]:
+    """A copy of ``metadata`` naming ``namespace``: every write path stamps it here."""
+    return {**metadata, NAMESPACE_KEY: namespace}
 
 
 @dataclass

@@ -17,18 +17,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .embedder_cache import EmbedderCache, has_registered_embedder
-from .embedders import EmbedderOptions
-from .errors import AmbiguousSpaceError, InvalidInputError, NotFoundError
-from .filters import parse_filters
+from .embedders import EmbedderOptions, is_image_embedder
+from .errors import AmbiguousSpaceError, InvalidInputError, NotFoundError, UnsupportedModalityError
 from .hybrid import HybridWeights, candidate_pool_size, parse_hybrid_weights, rerank_hybrid
 from .records import EmbeddingSpace, Match, NamespaceInfo
 from .storage import Filters, VectorStore
-from .vectors import coerce_vector, namespace_not_found
+from .validation import (
+    check_filters,
+    check_limit,
+    check_query_text,
+    coerce_vector,
+    namespace_not_found,
+    require_namespace,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
 
-MAX_LIMIT = 1000
 DEFAULT_LIMIT = 10
 
 
@@ -46,34 +51,6 @@ class SearchResult:
             "namespaces": self.namespaces,
             "took_ms": round(self.took_ms, 3),
         }
-
-
-def validate_limit(limit: Any) -> int:
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise InvalidInputError(f"limit must be an integer, got {limit!r}")
-    if not 1 <= limit <= MAX_LIMIT:
-        raise InvalidInputError(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
-    return limit
-
-
-def validate_filters(filters: Any) -> Filters | None:
-    """None, or a filter object that parses (InvalidInputError naming the field at fault).
-
-    The store parses filters again; checking here first refuses a bad filter before a
-    query is embedded (which may mean loading a model).
-    """
-    if filters is None:
-        return None
-    parse_filters(filters)
-    return dict(filters) or None
-
-
-def validate_query_text(text: Any) -> str:
-    if not isinstance(text, str):
-        raise InvalidInputError(f"the query text must be a string, got {type(text).__name__}")
-    if not text.strip():
-        raise InvalidInputError("the query text is empty", hint="give some words to search for")
-    return text
 
 
 def decode_image(data: bytes) -> Image.Image:
@@ -127,6 +104,8 @@ class SearchService:
                     return [info.name], info.space
             raise namespace_not_found(namespace, infos)
         candidates = [info for info in infos if accepts(info.space)]
+        # An empty namespace answers nothing, so it never makes a query ambiguous.
+        candidates = [info for info in candidates if info.count > 0] or candidates[:1]
         if not candidates:
             if explain_none is not None:
                 raise explain_none(infos)
@@ -159,9 +138,9 @@ class SearchService:
         ``exact``: passed to the store (True: no approximate index).
         """
         started = time.perf_counter()
-        text = validate_query_text(text)
-        limit = validate_limit(limit)
-        filters = validate_filters(filters)
+        text = check_query_text(text)
+        limit = check_limit(limit)
+        filters = check_filters(filters)
         weights = hybrid if isinstance(hybrid, HybridWeights) else parse_hybrid_weights(hybrid)
         namespaces, space = self.resolve_namespaces(
             namespace, accepts=has_registered_embedder, query_kind="text query"
@@ -193,8 +172,8 @@ class SearchService:
         """
         started = time.perf_counter()
         query = coerce_vector(vector)
-        limit = validate_limit(limit)
-        filters = validate_filters(filters)
+        limit = check_limit(limit)
+        filters = check_filters(filters)
         dim = int(query.shape[0])
 
         def explain_no_dim(infos: list[NamespaceInfo]) -> InvalidInputError:
@@ -236,12 +215,12 @@ class SearchService:
         started = time.perf_counter()
         if not isinstance(record_id, str) or not record_id:
             raise InvalidInputError("the record id must be a non-empty string")
-        limit = validate_limit(limit)
-        filters = validate_filters(filters)
+        limit = check_limit(limit)
+        filters = check_filters(filters)
         if namespace is not None:
-            self.resolve_namespaces(namespace)  # a clear error listing the namespaces
+            require_namespace(self.store, namespace)  # a clear error listing the namespaces
         home, record = self.store.get(record_id, namespace)
-        space = self.store.get_namespace(home).space
+        space = require_namespace(self.store, home).space
         if namespace is not None:
             namespaces = [namespace]
         else:
@@ -260,20 +239,25 @@ class SearchService:
     ) -> SearchResult:
         """Embed an image (bytes of a file, or a PIL image) with the namespace's model."""
         started = time.perf_counter()
-        limit = validate_limit(limit)
-        filters = validate_filters(filters)
+        limit = check_limit(limit)
+        filters = check_filters(filters)
         picture = decode_image(image) if isinstance(image, (bytes, bytearray)) else image
         namespaces, space = self.resolve_namespaces(
             namespace, accepts=self._can_embed_images, query_kind="image query"
         )
-        vector = self.embedders.get(space).embed_images([picture])[0]
+        embedder = self.embedders.get(space)
+        if not is_image_embedder(embedder):
+            raise UnsupportedModalityError(
+                f"embedder {embedder.name!r} embeds text only", hint="use -e clip for images"
+            )
+        vector = embedder.embed_image(picture)
         matches = self.store.search(namespaces, vector, limit=limit, filters=filters)
         return self._result(matches, namespaces, space, started)
 
     # -- helpers ------------------------------------------------------------
 
     def _can_embed_images(self, space: EmbeddingSpace) -> bool:
-        return has_registered_embedder(space) and self.embedders.get(space).supports_images
+        return has_registered_embedder(space) and is_image_embedder(self.embedders.get(space))
 
     @staticmethod
     def _result(

@@ -8,14 +8,13 @@ import sys
 import click
 
 from ..config import resolve_data_dir
-from ..embedders import DEFAULT_EMBEDDER, EmbedderOptions, create_embedder
-from ..ingest import Progress, run_ingest
+from ..embedders import DEFAULT_EMBEDDER, EmbedderOptions, create_embedder, is_image_embedder
+from ..ingest import IngestOptions, Progress, run_ingest
 from ..sources import SourceOptions, open_source
 from ..storage import open_store
 from .options import BooleanValueCommand, data_dir_option, json_option, namespace_option
 
 EMBEDDER_ENV = "SAME_SAME_EMBEDDER"
-DEFAULT_BATCH_SIZE = 32
 
 
 class IngestCommand(BooleanValueCommand):
@@ -66,8 +65,8 @@ def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
     "-r",
     "--recursive/--no-recursive",
     default=True,
-    show_default=True,
-    help="images: also scan subfolders (--recursive=false, -r=false to stay in the top folder).",
+    help="images: also scan subfolders [default: recursive; --recursive=false, -r=false "
+    "or --no-recursive to stay in the top folder].",
 )
 @click.option("--prune", is_flag=True, help="images: remove records of files that are gone.")
 @click.option(
@@ -139,7 +138,6 @@ def ingest_command(
         ),
     )
     store_dir = resolve_data_dir(data_dir)
-    extra: tuple[tuple[str, object], ...] = (("data_dir", str(store_dir)),)
     model = create_embedder(
         embedder,
         EmbedderOptions(
@@ -147,32 +145,29 @@ def ingest_command(
             pretrained=clip_pretrain,
             device=device,
             backend=backend,
-            batch_size=batch_size or DEFAULT_BATCH_SIZE,
-            extra=extra if batch_size else (*extra, ("auto_batch_size", True)),
+            batch_size=batch_size,
+            data_dir=store_dir,
+            quiet=quiet,
         ),
     )
-    if batch_size is None:  # the embedder's choice for its device, else the default
-        batch_size = int(getattr(model, "batch_size", DEFAULT_BATCH_SIZE))
-    if opened.modality == "image" and not model.supports_images:
+    if opened.modality == "image" and not is_image_embedder(model):
         raise click.UsageError(f"{opened.describe()} holds images; embed them with -e clip")
-    model.prepare()
+    if opened.modality == "text":
+        model.load()  # fail before reading anything; an image ingest loads in the background
+    options = IngestOptions(
+        namespace=namespace,
+        batch_size=batch_size,
+        dry_run=dry_run,
+        sample=sample,
+        prune=prune,
+        verbose=verbose,
+        workers=workers,
+    )
     progress = Progress(
         unit="images" if opened.modality == "image" else "records", enabled=not quiet
     )
     with open_store(store_dir) as store:
-        report = run_ingest(
-            store,
-            model,
-            opened,
-            namespace=namespace,
-            batch_size=batch_size,
-            dry_run=dry_run,
-            sample=sample,
-            prune=prune,
-            progress=progress,
-            verbose=verbose,
-            workers=workers,
-        )
+        report = run_ingest(store, model, opened, options, progress)
     for line in report.summary_lines():
         click.echo(line, err=True)
     if as_json:

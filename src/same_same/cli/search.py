@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from ..config import resolve_data_dir
+from ..embedders import EmbedderOptions
 from ..errors import InvalidInputError
 from ..records import Match
 from ..storage import open_store
@@ -76,8 +77,9 @@ def search_command(
     if len(given) != 1:
         raise click.UsageError("give exactly one of TEXT, --image PATH or --like ID")
     parsed_filters = parse_filters_option(filters)
-    with open_store(resolve_data_dir(data_dir)) as store:
-        service = SearchService(store)
+    store_dir = resolve_data_dir(data_dir)
+    with open_store(store_dir) as store:
+        service = SearchService(store, EmbedderOptions(data_dir=store_dir))
         if text:
             result = service.search_text(
                 text, namespace=namespace, limit=limit, filters=parsed_filters

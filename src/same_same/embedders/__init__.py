@@ -7,10 +7,20 @@ import their heavy dependencies late, so the base install never imports torch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from ..errors import UnknownNameError
 from ..records import EmbeddingSpace
-from .base import Embedder, EmbedderOptions, normalize_rows
+from .base import (
+    Embedder,
+    EmbedderBase,
+    EmbedderOptions,
+    ImageEmbedder,
+    ImageEmbedderBase,
+    ImageInput,
+    is_image_embedder,
+    normalized_rows,
+)
 
 EmbedderFactory = Callable[[EmbedderOptions], Embedder]
 
@@ -46,15 +56,12 @@ def create_embedder_for_space(
     space: EmbeddingSpace, options: EmbedderOptions | None = None
 ) -> Embedder:
     """The embedder that made a namespace's vectors, to embed queries in the same space."""
-    base = options or EmbedderOptions()
-    opts = EmbedderOptions(
+    # Embedders whose size is a setting (``local``) rebuild the recorded size.
+    opts = replace(
+        options or EmbedderOptions(),
         model=space.model,
         pretrained=space.pretrained or None,
-        device=base.device,
-        backend=base.backend,
-        batch_size=base.batch_size,
-        # Embedders whose size is a setting (``local``) rebuild the recorded size.
-        extra=(*base.extra, ("dim", space.dim)),
+        dim=space.dim,
     )
     return create_embedder(space.embedder, opts)
 
@@ -84,10 +91,16 @@ register_embedder("clip", _create_clip, aliases=("openclip",))
 __all__ = [
     "DEFAULT_EMBEDDER",
     "Embedder",
+    "EmbedderBase",
     "EmbedderOptions",
+    "ImageEmbedder",
+    "ImageEmbedderBase",
+    "ImageInput",
+    "canonical_embedder_name",
     "create_embedder",
     "create_embedder_for_space",
+    "is_image_embedder",
     "list_embedders",
-    "normalize_rows",
+    "normalized_rows",
     "register_embedder",
 ]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..records import EmbeddingSpace
-from .base import Embedder, EmbedderOptions, normalize_rows
+from .base import EmbedderBase, EmbedderOptions, normalized_rows
 
 MODEL_NAME = "hashing-v1"
 DEFAULT_DIM = 512
@@ -65,7 +65,7 @@ def _bucket(feature: str, dim: int) -> tuple[int, float]:
     return digest % dim, sign
 
 
-class HashingEmbedder(Embedder):
+class HashingEmbedder(EmbedderBase):
     name = "local"
 
     def __init__(self, dim: int = DEFAULT_DIM) -> None:
@@ -75,11 +75,7 @@ class HashingEmbedder(Embedder):
     @classmethod
     def from_options(cls, options: EmbedderOptions) -> HashingEmbedder:
         # A recorded space of an older/other size still reloads with its own dim.
-        dim = DEFAULT_DIM
-        for key, value in options.extra:
-            if key == "dim":
-                dim = int(value)
-        return cls(dim=dim)
+        return cls(dim=options.dim or DEFAULT_DIM)
 
     @property
     def space(self) -> EmbeddingSpace:
@@ -92,4 +88,4 @@ class HashingEmbedder(Embedder):
                 index, sign = _bucket(feature, self.dim)
                 weight = _FEATURE_WEIGHTS[feature[0]] * (1.0 + math.log(count))
                 out[row, index] += sign * weight
-        return normalize_rows(out)
+        return normalized_rows(out)

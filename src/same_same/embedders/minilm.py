@@ -6,9 +6,10 @@ works offline; without it the model is fetched from the Hugging Face hub by name
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from ..errors import MissingDependencyError, ModelUnavailableError
 from ..records import EmbeddingSpace
-from .base import Embedder, EmbedderOptions, normalize_rows
+from .base import DEFAULT_BATCH_SIZE, EmbedderBase, EmbedderOptions, normalized_rows
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -37,29 +38,41 @@ def locate_weights(pretrained: str | None) -> str:
     return HUB_NAME
 
 
-class MiniLMEmbedder(Embedder):
+class MiniLMEmbedder(EmbedderBase):
     name = "minilm"
 
     def __init__(
-        self, pretrained: str | None = None, device: str = "auto", batch_size: int = 32
+        self,
+        pretrained: str | None = None,
+        device: str = "auto",
+        batch_size: int | None = None,
+        quiet: bool = False,
     ) -> None:
         if importlib.util.find_spec("sentence_transformers") is None:
             raise MissingDependencyError("-e minilm", "minilm")
         # The space records no machine-specific path: any copy of the same weights agrees.
         self.weights = locate_weights(pretrained)
         self.device = None if device == "auto" else device
-        self.batch_size = batch_size
+        self._batch_size = batch_size or DEFAULT_BATCH_SIZE
+        self.quiet = quiet
         self._space = EmbeddingSpace("minilm", MODEL_NAME, "", DIM)
 
     @classmethod
     def from_options(cls, options: EmbedderOptions) -> MiniLMEmbedder:
         return cls(
-            pretrained=options.pretrained, device=options.device, batch_size=options.batch_size
+            pretrained=options.pretrained,
+            device=options.device,
+            batch_size=options.batch_size,
+            quiet=options.quiet,
         )
 
     @property
     def space(self) -> EmbeddingSpace:
         return self._space
+
+    @property
+    def batch_size(self) -> int:
+        return self._batch_size
 
     def _model(self) -> Any:
         key = (self.weights, self.device or "auto")
@@ -68,7 +81,8 @@ class MiniLMEmbedder(Embedder):
                 from sentence_transformers import SentenceTransformer
 
                 try:
-                    _MODELS[key] = SentenceTransformer(self.weights, device=self.device)
+                    with _progress_bars_off(self.quiet):
+                        _MODELS[key] = SentenceTransformer(self.weights, device=self.device)
                 except (OSError, ValueError) as exc:
                     where = "folder" if Path(self.weights).exists() else "hub model"
                     raise ModelUnavailableError(
@@ -79,7 +93,7 @@ class MiniLMEmbedder(Embedder):
                     ) from None
             return _MODELS[key]
 
-    def prepare(self) -> None:
+    def load(self) -> None:
         self._model()
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
@@ -90,4 +104,31 @@ class MiniLMEmbedder(Embedder):
             normalize_embeddings=True,
             show_progress_bar=False,
         )
-        return normalize_rows(np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIM))
+        return normalized_rows(np.asarray(vectors, dtype=np.float32).reshape(len(texts), DIM))
+
+
+@contextlib.contextmanager
+def _progress_bars_off(quiet: bool) -> Iterator[None]:
+    """transformers and huggingface_hub draw their own loading bars on stderr; ``-q``
+    means none. Both keep the setting process-wide, so it is put back afterwards."""
+    if not quiet:
+        yield
+        return
+    from huggingface_hub.utils import (
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
+    from transformers.utils import logging as transformers_logging
+
+    hub_was_off = are_progress_bars_disabled()
+    bars_were_on = transformers_logging.is_progress_bar_enabled()
+    disable_progress_bars()
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if not hub_was_off:
+            enable_progress_bars()
+        if bars_were_on:
+            transformers_logging.enable_progress_bar()

@@ -4,7 +4,7 @@ This is the work an ingest hands to its decode workers. It needs only PIL and nu
 (never torch), holds no shared state and releases the GIL in its heavy parts (file
 reads, hashing, JPEG decoding and resizing in Pillow, numpy arithmetic), so several
 run side by side in threads: beside a model on a GPU, between the batches of a model
-on a CPU (see ``ingest.images.takes_turns_with_decoding``).
+on a CPU (see ``ingest.scheduling.takes_turns_with_decoding``).
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ Preprocess = Callable[[Image.Image], np.ndarray]
 class PreparedImage:
     """What an ingest needs from one file.
 
-    Exactly one of ``pixels`` (preprocessed) and ``image`` (decoded, for embedders
-    without a separate preprocessing step) is set, or neither when the content was
-    already known (``known``): its vector is reused, so nothing was decoded.
+    ``pixels`` (preprocessed) is set unless the content was already known (``known``):
+    its vector is reused, so nothing was decoded.
     """
 
     sha256: str
@@ -38,7 +37,6 @@ class PreparedImage:
     width: int
     height: int
     pixels: np.ndarray | None = None
-    image: Image.Image | None = None
     known: bool = False
 
 
@@ -64,14 +62,6 @@ def limit_aspect_ratio(image: Image.Image, ratio: int = MAX_ASPECT_RATIO) -> Ima
     return image
 
 
-def shrink_to_min_side(image: Image.Image, min_side: int | None) -> Image.Image:
-    """Box-reduce by a whole factor while the short side stays >= ``min_side`` (bounds memory)."""
-    if not min_side:
-        return image
-    factor = min(image.size) // min_side
-    return image.reduce(factor) if factor >= 2 else image
-
-
 def hash_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -79,11 +69,11 @@ def hash_bytes(data: bytes) -> str:
 def prepare_image_file(
     path: str | os.PathLike[str],
     *,
-    preprocess: Preprocess | None,
+    preprocess: Preprocess,
     min_side: int | None,
     known_hashes: Container[str] = (),
 ) -> PreparedImage:
-    """Read, hash and decode ``path``; preprocess it when ``preprocess`` is given.
+    """Read, hash, decode and preprocess ``path``.
 
     ``min_side`` lets big JPEGs decode at reduced scale (see ``decode_image_bytes``).
     Content whose hash is in ``known_hashes`` is not decoded, only its header read.
@@ -102,9 +92,6 @@ def prepare_image_file(
     decoded = decode_image_bytes(data, min_side=min_side)
     del data  # the compressed bytes can go before preprocessing allocates floats
     prepared = PreparedImage(digest, size_bytes, decoded.width, decoded.height)
-    if preprocess is None:
-        prepared.image = shrink_to_min_side(decoded.image, min_side)
-        return prepared
     try:
         prepared.pixels = preprocess(limit_aspect_ratio(decoded.image))
     except (ValueError, OSError, MemoryError) as exc:  # e.g. a 1-pixel-wide image

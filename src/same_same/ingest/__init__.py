@@ -2,14 +2,16 @@
 
 Each batch is committed in one transaction, so a kill loses at most the batch in
 flight, and IDs are stable, so running the same command again completes the job
-without duplicates.
+without duplicates. A namespace is created with its first stored batch.
 """
 
 from __future__ import annotations
 
-from ..embedders import Embedder
+from ..embedders import Embedder, is_image_embedder
+from ..errors import UnsupportedModalityError
 from ..sources import Source
 from ..storage import VectorStore
+from .options import IngestOptions
 from .progress import Progress
 from .report import EXIT_NOTHING_DONE, EXIT_OK, EXIT_SOME_SKIPPED, IngestReport
 
@@ -18,57 +20,34 @@ def run_ingest(
     store: VectorStore,
     embedder: Embedder,
     source: Source,
-    *,
-    namespace: str,
-    batch_size: int = 32,
-    dry_run: bool = False,
-    sample: int | None = None,
-    prune: bool = False,
+    options: IngestOptions | None = None,
     progress: Progress | None = None,
-    verbose: bool = False,
-    workers: int | None = None,
 ) -> IngestReport:
-    """Ingest ``source`` into ``namespace``; returns what happened.
+    """Ingest ``source`` with ``embedder`` as ``options`` say; returns what happened.
 
     Bad items are reported through ``progress.message`` ("skipping LOCATION: REASON")
     and counted; they never stop the run.
     """
+    options = options or IngestOptions()
     if source.modality == "image":
+        if not is_image_embedder(embedder):
+            raise UnsupportedModalityError(
+                f"{source.describe()} holds images; embedder {embedder.name!r} embeds text only",
+                hint="embed them with -e clip",
+            )
         from .images import ingest_images
 
-        return ingest_images(
-            store,
-            embedder,
-            source,
-            namespace=namespace,
-            batch_size=batch_size,
-            dry_run=dry_run,
-            sample=sample,
-            prune=prune,
-            progress=progress,
-            verbose=verbose,
-            workers=workers,
-        )
+        return ingest_images(store, embedder, source, options, progress)
     from .text import ingest_texts
 
-    return ingest_texts(
-        store,
-        embedder,
-        source,
-        namespace=namespace,
-        batch_size=batch_size,
-        dry_run=dry_run,
-        sample=sample,
-        prune=prune,
-        progress=progress,
-        verbose=verbose,
-    )
+    return ingest_texts(store, embedder, source, options, progress)
 
 
 __all__ = [
     "EXIT_NOTHING_DONE",
     "EXIT_OK",
     "EXIT_SOME_SKIPPED",
+    "IngestOptions",
     "IngestReport",
     "Progress",
     "run_ingest",

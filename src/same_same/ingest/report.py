@@ -24,7 +24,10 @@ class IngestReport:
     reused: int = 0
     skipped: int = 0
     failed: int = 0
+    """Items read fine whose vector came out unusable (not finite); not stored."""
     pruned: int = 0
+    moved: int = 0
+    """Records of moved files replaced by the record at the new path (their vector kept)."""
     seconds: float = 0.0
     unit: str = "records"
     problems: list[tuple[str, str]] = field(default_factory=list)
@@ -55,6 +58,7 @@ class IngestReport:
             "skipped": self.skipped,
             "failed": self.failed,
             "pruned": self.pruned,
+            "moved": self.moved,
             "seconds": round(self.seconds, 3),
             "rate": round(self.rate, 2),
             "unit": self.unit,

@@ -2,67 +2,35 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..embedders import Embedder
-from ..errors import InvalidInputError, NamespaceNotFoundError, SpaceMismatchError
-from ..records import Record
+from ..errors import InvalidInputError
+from ..records import Record, derive_text_id, hash_text, stamp_namespace
 from ..sources import BadItem, Source, SourceItem
 from ..storage import VectorStore
 from .batching import chunked, sample_stream
+from .common import UNUSABLE_VECTOR, ItemLog, NamespaceTarget, choose_batch_size, unusable_rows
+from .options import IngestOptions
 from .progress import Progress
 from .report import IngestReport
 
 
-def derive_text_id(text: str) -> str:
-    """A stable id for a record whose source gives none: the same text, the same id."""
-    return "txt-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
-
-
-def hash_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def check_namespace_space(store: VectorStore, namespace: str, embedder: Embedder) -> None:
-    """For dry runs: refuse early what a real run would refuse, without creating anything."""
-    try:
-        info = store.get_namespace(namespace)
-    except NamespaceNotFoundError:
-        return
-    if info.space != embedder.space:
-        raise SpaceMismatchError(
-            f"namespace {namespace!r} holds vectors of {info.space.describe()}, "
-            f"not {embedder.space.describe()}",
-            hint="use another namespace (-n) or the same embedder and model",
-        )
-
-
-def _report_bad(report: IngestReport, progress: Progress, bad: BadItem) -> None:
-    report.skipped += 1
-    report.problems.append((bad.location, bad.reason))
-    progress.message(f"skipping {bad.location}: {bad.reason}")
-
-
-def _good_items(
-    items: Iterable[SourceItem | BadItem], report: IngestReport, progress: Progress
-) -> Iterator[SourceItem]:
+def _good_items(items: Iterable[SourceItem | BadItem], log: ItemLog) -> Iterator[SourceItem]:
     for item in items:
-        report.seen += 1
+        log.report.seen += 1
         if isinstance(item, BadItem):
-            _report_bad(report, progress, item)
-            progress.advance()
+            log.skip(item.location, item.reason)
+            log.progress.advance()
         else:
             yield item
 
 
 def _prepare(item: SourceItem, namespace: str) -> tuple[str, str, dict[str, Any]]:
     assert item.text is not None
-    metadata = dict(item.metadata)
-    metadata.setdefault("type", "text")
-    metadata["namespace"] = namespace
+    metadata = stamp_namespace({"type": "text", **item.metadata}, namespace)
     return item.id or derive_text_id(item.text), item.text, metadata
 
 
@@ -70,58 +38,48 @@ def ingest_texts(
     store: VectorStore,
     embedder: Embedder,
     source: Source,
-    *,
-    namespace: str,
-    batch_size: int = 32,
-    dry_run: bool = False,
-    sample: int | None = None,
-    prune: bool = False,
+    options: IngestOptions,
     progress: Progress | None = None,
-    verbose: bool = False,
 ) -> IngestReport:
-    if prune:
+    if options.prune:
         raise InvalidInputError("--prune applies to image sources (images:DIR, image-list:FILE)")
-    if batch_size < 1:
-        raise InvalidInputError("--batch-size must be at least 1")
     progress = progress or Progress(enabled=False)
-    report = IngestReport(source=source.describe(), namespace=namespace, dry_run=dry_run)
+    report = IngestReport(source.describe(), options.namespace, dry_run=options.dry_run)
     started = time.monotonic()
-    if dry_run:
-        check_namespace_space(store, namespace, embedder)
-    else:
-        store.ensure_namespace(namespace, embedder.space)
+    target = NamespaceTarget(store, options.namespace, embedder.space)
+    log = ItemLog(report, progress, options.verbose)
 
-    items: Iterable[SourceItem] = _good_items(source.items(), report, progress)
-    if sample is not None:
-        items = sample_stream(items, sample)
+    items: Iterable[SourceItem] = _good_items(source.items(), log)
+    if options.sample is not None:
+        items = sample_stream(items, options.sample)
         progress.set_total(len(items))
     else:
         progress.set_total(source.count_hint())
 
+    batch_size = choose_batch_size(options.batch_size, embedder)
     for batch in chunked(items, batch_size):
-        _ingest_batch(store, embedder, namespace, batch, report, progress, dry_run, verbose)
+        _ingest_batch(target, embedder, batch, log, options.dry_run)
     report.seconds = time.monotonic() - started
     progress.close()
     return report
 
 
 def _ingest_batch(
-    store: VectorStore,
+    target: NamespaceTarget,
     embedder: Embedder,
-    namespace: str,
     batch: list[SourceItem],
-    report: IngestReport,
-    progress: Progress,
+    log: ItemLog,
     dry_run: bool,
-    verbose: bool,
 ) -> None:
+    store, namespace, report = target.store, target.name, log.report
     # Later duplicates of an id within a batch win, as they would across batches.
-    prepared = {
-        record_id: (text, meta) for record_id, text, meta in (_prepare(i, namespace) for i in batch)
-    }
+    prepared: dict[str, tuple[str, dict[str, Any], str]] = {}
+    for item in batch:
+        record_id, text, meta = _prepare(item, namespace)
+        prepared[record_id] = (text, meta, item.location)
     ids = list(prepared)
-    hashes = {record_id: hash_text(text) for record_id, (text, _) in prepared.items()}
-    stored_hashes = store.get_content_hashes(namespace, ids) if not dry_run else {}
+    hashes = {record_id: hash_text(text) for record_id, (text, _, _) in prepared.items()}
+    stored_hashes = store.get_content_hashes(namespace, ids) if target.exists else {}
     stored_meta = store.get_metadata(namespace, ids) if stored_hashes else {}
 
     to_embed: list[str] = []
@@ -130,8 +88,7 @@ def _ingest_batch(
         if stored_hashes.get(record_id) == hashes[record_id]:
             if stored_meta.get(record_id) == prepared[record_id][1]:
                 report.unchanged += 1
-                if verbose:
-                    progress.message(f"unchanged {record_id}")
+                log.say(f"unchanged {record_id}")
                 continue
             to_reuse.append(record_id)
         else:
@@ -145,18 +102,22 @@ def _ingest_batch(
             if vector is None:
                 to_embed.append(record_id)
                 continue
-            text, meta = prepared[record_id]
+            text, meta, _ = prepared[record_id]
             records.append(Record(record_id, vector, text, meta, hashes[record_id]))
             report.reused += 1
     if to_embed:
         vectors_new = embedder.embed_texts([prepared[i][0] for i in to_embed])
-        for record_id, vector in zip(to_embed, vectors_new, strict=True):
-            text, meta = prepared[record_id]
+        unusable = unusable_rows(vectors_new)
+        for row, (record_id, vector) in enumerate(zip(to_embed, vectors_new, strict=True)):
+            text, meta, location = prepared[record_id]
+            if row in unusable:
+                log.fail(location, UNUSABLE_VECTOR)
+                continue
             records.append(Record(record_id, vector, text, meta, hashes[record_id]))
     if records and not dry_run:
+        target.ensure()
         store.upsert(namespace, records)
     report.stored += len(records)
-    if verbose:
-        for record in records:
-            progress.message(f"stored {record.id}")
-    progress.advance(len(batch))
+    for record in records:
+        log.say(f"stored {record.id}")
+    log.progress.advance(len(batch))

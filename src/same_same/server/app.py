@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
@@ -46,12 +47,16 @@ def create_app(settings: ServerSettings) -> FastAPI:
         lifespan=lifespan,
         debug=False,  # never put a traceback in a response, even with -d
     )
-    embedders = EmbedderCache(settings.embedder_options, settings.query_cache_size)
+    # Query models find their local copies and exports in the store's own data directory.
+    embedder_options = settings.embedder_options
+    if embedder_options.data_dir is None:
+        embedder_options = replace(embedder_options, data_dir=Path(settings.data_dir))
+    embedders = EmbedderCache(embedder_options, settings.query_cache_size)
     app.state.settings = settings
     app.state.store = store
     app.state.search_service = SearchService(store, embedders=embedders)
     app.state.vector_service = VectorService(
-        store, embedders=embedders, embedder_options=settings.embedder_options
+        store, embedders=embedders, embedder_options=embedder_options
     )
     install_error_handlers(app)
     for router in ROUTERS:

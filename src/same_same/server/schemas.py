@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from ..errors import InvalidInputError
-from ..search import DEFAULT_LIMIT, MAX_LIMIT
+from ..search import DEFAULT_LIMIT
+from ..validation import MAX_LIMIT
 
 Limit = StrictInt
 EXACT_DESCRIPTION = (

@@ -234,8 +234,11 @@ def _describe_broken_link(path: str) -> str:
 class ImageListSource(ImageSource):
     """Images named in a text file: ``path[,label,...]`` per line.
 
-    ``#`` starts a comment line; blank lines are ignored; relative paths are taken
-    from the list file's folder. A path holding a comma can be double-quoted.
+    ``#`` at the start of a line, or after white space, starts a comment that runs
+    to the end of the line (``a.jpg, red  # note``); a ``#`` inside a name
+    (``photo#1.jpg``) or inside double quotes is kept. Blank lines are ignored;
+    relative paths are taken from the list file's folder. A path holding a comma (or
+    `` #``) can be double-quoted.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -271,8 +274,8 @@ class ImageListSource(ImageSource):
 
     def _entries(self) -> Iterator[tuple[int, list[str]]]:
         for number, line in enumerate(self.lines, start=1):
-            stripped = line.strip()
-            if stripped and not stripped.startswith("#"):
+            stripped = strip_comment(line).strip()
+            if stripped:
                 fields = next(csv.reader([stripped], skipinitialspace=True), [])
                 yield number, [field.strip() for field in fields]
 
@@ -302,6 +305,18 @@ class ImageListSource(ImageSource):
                 metadata["label"] = labels[0]
                 metadata["labels"] = labels
             yield SourceItem(location, id=record_id, path=Path(abs_path), metadata=metadata)
+
+
+def strip_comment(line: str) -> str:
+    """``line`` without its comment: from a ``#`` that starts the line or follows white
+    space, outside double quotes."""
+    quoted = False
+    for index, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == "#" and not quoted and (index == 0 or line[index - 1].isspace()):
+            return line[:index]
+    return line
 
 
 def _check_listed_file(path: str) -> str | None:

@@ -11,15 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ...errors import UnknownNameError
 from .names import ModelChoice
-
-if TYPE_CHECKING:
-    from .torch_backend import CLIPBackend
+from .runner import BackendSettings, CLIPBackend
 
 DEFAULT_BACKEND = "torch"
 BACKEND_ENV = "SAME_SAME_CLIP_BACKEND"
@@ -31,20 +26,7 @@ GPU_BATCH_SIZE = 128
 half precision, small enough for their activations to fit on an 8 GB card."""
 
 
-@dataclass(frozen=True)
-class BackendSettings:
-    """What a loader needs besides the model: where to run it and where to keep files.
-
-    ``cache_dir``: where exported models are kept (``DATA_DIR/onnx``); None means
-    ``onnx`` under the default data directory.
-    """
-
-    device: str = "auto"
-    batch_size: int = 32
-    cache_dir: Path | None = None
-
-
-BackendLoader = Callable[[ModelChoice, BackendSettings], "CLIPBackend"]
+BackendLoader = Callable[[ModelChoice, BackendSettings], CLIPBackend]
 
 _LOADERS: dict[str, BackendLoader] = {}
 

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ...errors import InvalidInputError, ModelUnavailableError
-
-if TYPE_CHECKING:
-    import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 _CUDA_INDEX = re.compile(r"^cuda:(\d+)$")
@@ -116,9 +112,3 @@ def release_cached_memory(device: str) -> None:
 
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
-
-
-def torch_device(device: str) -> torch.device:
-    import torch
-
-    return torch.device(device)

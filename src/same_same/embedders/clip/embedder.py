@@ -2,7 +2,7 @@
 
 >>> embedder = CLIPEmbedder("ViT-B-32", "openai")     # doctest: +SKIP
 >>> text_vec = embedder.embed("a photo of a cat")      # doctest: +SKIP
->>> image_vec = embedder.embed_image("./cat.jpg")      # doctest: +SKIP
+>>> image_vec = embedder.embed_image("./cat.jpg")      # doctest: +SKIP (or bytes, or PIL)
 >>> float(text_vec @ image_vec)                        # doctest: +SKIP
 
 Constructing one is cheap: names are validated and the space (with its dimension)
@@ -16,28 +16,17 @@ import importlib.util
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...errors import InvalidInputError, MissingDependencyError
 from ...records import EmbeddingSpace
-from ..base import Embedder, EmbedderOptions, normalize_rows
-from .backends import (
-    BackendSettings,
-    backend_device,
-    check_backend_name,
-    default_batch_size,
-    load_clip_backend,
-)
+from ..base import EmbedderOptions, ImageEmbedderBase, ImageInput, normalized_rows
+from .backends import backend_device, check_backend_name, default_batch_size, load_clip_backend
 from .device import check_device_name
 from .names import DEFAULT_MODEL, ModelChoice, default_pretrained_for, resolve_model_choice
-from .preprocess import PreprocessConfig, preprocess_images
-
-if TYPE_CHECKING:
-    from PIL import Image
-
-    from .torch_backend import CLIPBackend
+from .preprocess import PreprocessConfig
+from .runner import BackendSettings, CLIPBackend
 
 MODEL_ENV = "SAME_SAME_CLIP_MODEL"
 PRETRAINED_ENV = "SAME_SAME_CLIP_PRETRAIN"
@@ -51,7 +40,7 @@ def ensure_clip_installed() -> None:
             raise MissingDependencyError("-e clip", "clip")
 
 
-class CLIPEmbedder(Embedder):
+class CLIPEmbedder(ImageEmbedderBase):
     """An OpenCLIP model as an embedder; vectors are L2-normalised float32.
 
     ``model``: an open_clip architecture (``ViT-B-32``), ``hf-hub:org/repo``, a model
@@ -59,37 +48,37 @@ class CLIPEmbedder(Embedder):
     of that architecture (``openai``), a local checkpoint file, or ``none`` for seeded
     random weights; None means ``openai`` (the bundled weights for the tiny model).
     ``device``: ``auto`` (cuda, then mps, then cpu), ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
-    ``backend``: ``torch``, ``onnx`` or ``onnx-int8`` (None: ``$SAME_SAME_CLIP_BACKEND``,
-    else torch); all give vectors of the same space. ``cache_dir``: where the onnx
-    backends keep exported models (None: ``onnx`` in the default data directory).
+    ``batch_size``: None picks one for the device. ``backend``: ``torch``, ``onnx`` or
+    ``onnx-int8`` (None: ``$SAME_SAME_CLIP_BACKEND``, else torch); all give vectors of
+    the same space. ``data_dir``: the store's data directory, whose ``models`` folder
+    holds local model copies and whose ``onnx`` folder keeps exported models (None:
+    the default data directory).
     """
 
     name = "clip"
-    supports_images = True
 
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
         pretrained: str | None = None,
         device: str = "auto",
-        batch_size: int | None = 32,
+        batch_size: int | None = None,
         backend: str | None = None,
-        cache_dir: str | os.PathLike[str] | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         ensure_clip_installed()
         self.backend_name = check_backend_name(backend)
         if batch_size is not None and batch_size < 1:
             raise InvalidInputError(f"batch size must be at least 1, got {batch_size}")
         self._batch_size = None if batch_size is None else int(batch_size)
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.data_dir = Path(data_dir) if data_dir is not None else None
         self.requested_device = check_device_name(device)
         # The onnx backends never run torch: a cached resolution spares them importing it.
-        choices_dir = None
-        if self.backend_name != "torch":
-            from .onnx_backend import onnx_cache_dir
-
-            choices_dir = onnx_cache_dir(BackendSettings(cache_dir=self.cache_dir))
-        self.choice: ModelChoice = resolve_model_choice(model, pretrained, choices_dir)
+        settings = BackendSettings(data_dir=self.data_dir)
+        choices_dir = settings.onnx_dir if self.backend_name != "torch" else None
+        self.choice: ModelChoice = resolve_model_choice(
+            model, pretrained, choices_dir, data_dir=self.data_dir
+        )
         self._space = EmbeddingSpace(
             embedder=self.name,
             model=self.choice.model,
@@ -100,11 +89,7 @@ class CLIPEmbedder(Embedder):
 
     @classmethod
     def from_options(cls, options: EmbedderOptions) -> CLIPEmbedder:
-        """Model and weights from options, else $SAME_SAME_CLIP_MODEL/$SAME_SAME_CLIP_PRETRAIN.
-
-        ``options.extra`` may carry ``data_dir`` (exported ONNX models go to its ``onnx``)
-        and ``auto_batch_size`` (true: ignore ``options.batch_size``, pick one for the device).
-        """
+        """Model and weights from options, else $SAME_SAME_CLIP_MODEL/$SAME_SAME_CLIP_PRETRAIN."""
         model = options.model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
         pretrained = (
             options.pretrained or os.environ.get(PRETRAINED_ENV) or default_pretrained_for(model)
@@ -113,9 +98,9 @@ class CLIPEmbedder(Embedder):
             model=model,
             pretrained=pretrained,
             device=options.device,
-            batch_size=None if dict(options.extra).get("auto_batch_size") else options.batch_size,
+            batch_size=options.batch_size,
             backend=options.backend,
-            cache_dir=_onnx_dir_from(options),
+            data_dir=options.data_dir,
         )
 
     @property
@@ -140,9 +125,8 @@ class CLIPEmbedder(Embedder):
         Every backend on a CPU. torch splits each operator over all cores with OpenMP,
         whose threads wait for each other: a decode thread taking one core stalls them
         all. ONNX Runtime hands work to whichever thread is free and suffers less, but
-        taking turns still measured faster (600 3000x2000 JPEGs on 2 cores: onnx-int8
-        16.2-16.7 s against 17.5-18.6 s side by side; onnx fp32 no different). A GPU
-        needs no cores at all, so decoding runs beside it.
+        taking turns still measured faster (docs/vector-index.md has the figures). A
+        GPU needs no cores at all, so decoding runs beside it.
         """
         return self.device == "cpu"
 
@@ -172,20 +156,13 @@ class CLIPEmbedder(Embedder):
         """The loaded model runner (``TorchCLIP``, ``OnnxCLIP``); loads it."""
         return self._load_backend()
 
-    def load(self) -> CLIPEmbedder:
-        """Load the weights now instead of on the first call (fails fast, e.g. offline)."""
-        self._load_backend()
-        return self
+    def load(self) -> None:
+        """Load the weights (and open an ONNX image session) now instead of on first use.
 
-    def prepare_images(self) -> None:
-        """Load what embedding images needs (weights, an ONNX image session) now.
-
-        The image ingest calls this in a background thread while the first files decode.
+        Fails fast, e.g. offline. An image ingest calls it in a background thread while
+        the first files decode.
         """
-        backend = self._load_backend()
-        open_image_tower = getattr(backend, "open_image_tower", None)
-        if callable(open_image_tower):
-            open_image_tower()
+        self._load_backend().open_image_tower()
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         if isinstance(texts, str):
@@ -199,17 +176,11 @@ class CLIPEmbedder(Embedder):
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
             out[rows] = backend.encode_texts([texts[i] for i in rows])
-        return normalize_rows(out)
+        return normalized_rows(out)
 
-    def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
-        if not images:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        config = self._load_backend().preprocess
-        parts = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start : start + self.batch_size]
-            parts.append(self.embed_preprocessed(preprocess_images(chunk, config)))
-        return np.concatenate(parts, axis=0)
+    def embed_images(self, images: Sequence[ImageInput]) -> np.ndarray:
+        self._load_backend()  # the loaded model's own preprocessing, not the predicted one
+        return super().embed_images(images)
 
     def embed_preprocessed(self, batch: np.ndarray) -> np.ndarray:
         """``(N, 3, H, W)`` float32 from ``preprocess_image`` to ``(N, dim)`` unit vectors."""
@@ -228,11 +199,11 @@ class CLIPEmbedder(Embedder):
             out[start : start + self.batch_size] = backend.encode_pixels(
                 batch[start : start + self.batch_size]
             )
-        return normalize_rows(out)
+        return normalized_rows(out)
 
     def _load_backend(self) -> CLIPBackend:
         if self._backend is None:
-            settings = BackendSettings(self.requested_device, self.batch_size, self.cache_dir)
+            settings = BackendSettings(self.requested_device, self.batch_size, self.data_dir)
             self._backend = load_clip_backend(self.backend_name, self.choice, settings)
         return self._backend
 
@@ -242,8 +213,3 @@ class CLIPEmbedder(Embedder):
             f"device={self.requested_device!r}, batch_size={self.batch_size}, "
             f"backend={self.backend_name!r})"
         )
-
-
-def _onnx_dir_from(options: EmbedderOptions) -> Path | None:
-    data_dir = dict(options.extra).get("data_dir")
-    return Path(data_dir) / "onnx" if data_dir else None

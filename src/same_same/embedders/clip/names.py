@@ -97,27 +97,35 @@ def default_pretrained_for(model: str) -> str:
     return BUNDLED_WEIGHTS if model.strip() == TINY_MODEL_NAME else DEFAULT_PRETRAINED
 
 
-def models_dir() -> Path:
-    """Where local copies of named models live: ``$SAME_SAME_MODELS_DIR`` or DATA_DIR/models."""
+def models_dir(data_dir: Path | None = None) -> Path:
+    """Where local copies of named models live: ``$SAME_SAME_MODELS_DIR``, else
+    ``models`` in ``data_dir`` (None: the default data directory)."""
     env = os.environ.get(MODELS_DIR_ENV)
-    return Path(env).expanduser() if env else default_data_dir() / "models"
+    if env:
+        return Path(env).expanduser()
+    return (data_dir if data_dir is not None else default_data_dir()) / "models"
 
 
-def find_local_model(model: str, pretrained: str) -> Path | None:
-    """``models_dir()/<model>/<tag>/`` when it holds an open_clip model, else None."""
+def find_local_model(model: str, pretrained: str, data_dir: Path | None = None) -> Path | None:
+    """``models_dir(data_dir)/<model>/<tag>/`` when it holds an open_clip model, else None."""
     if not pretrained or pretrained in RANDOM_WEIGHTS or Path(pretrained).name != pretrained:
         return None
-    folder = models_dir() / model.replace("/", "-") / pretrained
+    folder = models_dir(data_dir) / model.replace("/", "-") / pretrained
     return folder if (folder / HUB_CONFIG_NAME).is_file() else None
 
 
 def resolve_model_choice(
-    model: str, pretrained: str | None = None, cache_dir: Path | None = None
+    model: str,
+    pretrained: str | None = None,
+    cache_dir: Path | None = None,
+    data_dir: Path | None = None,
 ) -> ModelChoice:
     """Validate ``model``/``pretrained`` and describe how to build them; loads no weights.
 
     ``cache_dir``: where resolved builtin architectures are remembered, so later
     processes need not import open_clip (and torch) to resolve them (``choice_cache``).
+    ``data_dir``: the store's data directory, whose ``models`` folder holds local copies
+    of named models (``models_dir``).
     """
     model = (model or DEFAULT_MODEL).strip()
     pretrained = (pretrained or "").strip() or default_pretrained_for(model)
@@ -132,7 +140,7 @@ def resolve_model_choice(
         return _choose_model_dir(path, keep_prefix=False)
     if path.suffix.lower() == ".json" or path.is_file():
         return _choose_config_file(path, pretrained)
-    local = find_local_model(model, pretrained)
+    local = find_local_model(model, pretrained, data_dir)
     if local is not None:
         choice = _choose_model_dir(local, keep_prefix=False)
         return replace(choice, model=model.replace("/", "-"), pretrained=pretrained)

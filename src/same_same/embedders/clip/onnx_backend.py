@@ -34,10 +34,10 @@ from typing import Any
 import numpy as np
 
 from ...errors import InvalidInputError, MissingDependencyError, ModelUnavailableError
-from .backends import BackendSettings
 from .device import check_device_name
 from .names import LOCAL_DIR_PREFIX, ModelChoice
 from .preprocess import PreprocessConfig
+from .runner import BackendSettings
 
 PRECISIONS = ("fp32", "int8")
 TOWERS = ("image", "text")
@@ -58,14 +58,6 @@ def default_threads() -> int:
         except ValueError as exc:
             raise InvalidInputError(f"{THREADS_ENV} must be a whole number, not {value!r}") from exc
     return max(1, os.cpu_count() or 1)
-
-
-def onnx_cache_dir(settings: BackendSettings) -> Path:
-    if settings.cache_dir is not None:
-        return Path(settings.cache_dir)
-    from ...config import default_data_dir
-
-    return default_data_dir() / "onnx"
 
 
 def weights_fingerprint(choice: ModelChoice) -> str:
@@ -219,7 +211,7 @@ def load_onnx_clip(choice: ModelChoice, settings: BackendSettings, precision: st
         raise MissingDependencyError(f"--backend {_backend_name(precision)}", "onnx")
     device = choose_onnx_device(settings.device)
     providers = _providers_for(device)
-    cache_dir = onnx_cache_dir(settings)
+    cache_dir = settings.onnx_dir
     files = {tower: onnx_file(choice, cache_dir, precision, tower) for tower in TOWERS}
     threads = default_threads()
     key = (choice.model, choice.pretrained, precision, str(cache_dir), device, str(threads))

@@ -24,7 +24,6 @@ OPENAI_MEAN = (0.48145466, 0.4578275, 0.40821073)
 OPENAI_STD = (0.26862954, 0.26130258, 0.27577711)
 
 RESIZE_MODES = ("shortest", "longest", "squash")
-INTERPOLATIONS = ("bicubic", "bilinear")
 
 
 @dataclass(frozen=True)

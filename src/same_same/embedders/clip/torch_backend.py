@@ -1,8 +1,6 @@
 """Running a CLIP model with PyTorch: loading it once per process, encoding batches.
 
-A backend turns token-free inputs into raw (unnormalised) float32 features; the
-embedder does batching and normalisation. Another backend (ONNX) only has to offer
-the same three members: ``preprocess``, ``encode_texts`` and ``encode_pixels``.
+``TorchCLIP`` is a ``runner.CLIPBackend``, like the ONNX backend's runner.
 """
 
 from __future__ import annotations
@@ -11,7 +9,7 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -31,15 +29,6 @@ from .weights import (
 # random initialisation is seeded so "--clip-pretrain none" means the same model in
 # every process, and a namespace written with it can still be queried
 RANDOM_INIT_SEED = 0
-
-
-class CLIPBackend(Protocol):
-    device: str
-    preprocess: PreprocessConfig
-
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray: ...
-
-    def encode_pixels(self, pixels: np.ndarray) -> np.ndarray: ...
 
 
 class TorchCLIP:
@@ -73,6 +62,9 @@ class TorchCLIP:
             features = self.model.encode_image(batch.to(self.device, dtype=self.dtype))
         return features.float().cpu().numpy()
 
+    def open_image_tower(self) -> None:
+        """Nothing to do: one torch model holds both towers, loaded already."""
+
     @contextlib.contextmanager
     def _translating_out_of_memory(self, batch_size: int) -> Iterator[None]:
         try:
@@ -101,12 +93,6 @@ def load_torch_clip(choice: ModelChoice, device: str, batch_size: int = 32) -> T
 def build_torch_clip(choice: ModelChoice, device: str = "cpu") -> TorchCLIP:
     """A fresh model of ``choice``, not shared and not kept (e.g. for an ONNX export)."""
     return _build(choice, device, batch_size=1)
-
-
-def forget_loaded_models() -> None:
-    """Drop every cached model (tests; a server freeing memory)."""
-    with _LOAD_LOCK:
-        _LOADED.clear()
 
 
 def _build(choice: ModelChoice, device: str, batch_size: int) -> TorchCLIP:

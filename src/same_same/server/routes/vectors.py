@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from ...vectors import MAX_PAGE_SIZE
+from ...validation import MAX_LIMIT
 from ..dependencies import Searcher, Vectors
 from ..json_body import StrictJSONRoute, json_response
 from ..schemas import (
@@ -74,7 +74,7 @@ def list_vectors(
     vectors: Vectors,
     namespace: NamespaceQuery = None,
     offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 100,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     include_embedding: bool = False,
 ) -> dict[str, Any]:
     """A page of records ordered by namespace, then id; ``next_offset`` is null on the last."""

@@ -1,0 +1,122 @@
+"""Checks of what users send, shared by every service: vectors, limits, ids, query text,
+metadata, filters, and the namespace a request names.
+
+Each check returns the value in its canonical form or raises ``InvalidInputError``
+(``NamespaceNotFoundError`` for a namespace) with a message that names the field.
+Services call these; they never import each other for a check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidInputError, NamespaceNotFoundError
+from .filters import parse_filters
+from .records import NamespaceInfo
+from .storage import Filters, VectorStore
+
+MAX_LIMIT = 1000
+"""Results per search, and records per page."""
+
+
+def coerce_vector(value: Any, name: str = "embedding") -> np.ndarray:
+    """A non-empty 1-D float32 vector of finite numbers, not all zero (InvalidInputError)."""
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iuf":
+            raise InvalidInputError(f"{name} must hold numbers, got dtype {value.dtype}")
+        array = value.astype(np.float64)
+    elif isinstance(value, (list, tuple)):
+        # One pass in C over the element types, not a Python loop per element.
+        if not set(map(type, value)) <= {float, int}:
+            for index, item in enumerate(value):
+                if isinstance(item, bool) or not isinstance(item, (int, float)):
+                    raise InvalidInputError(f"{name}[{index}] must be a number, got {item!r}")
+        array = np.asarray(value, dtype=np.float64)
+    else:
+        raise InvalidInputError(f"{name} must be a list of numbers, got {type(value).__name__}")
+    if array.ndim != 1:
+        raise InvalidInputError(f"{name} must be a flat list of numbers")
+    if array.size == 0:
+        raise InvalidInputError(f"{name} is empty")
+    with np.errstate(over="ignore"):
+        vector = array.astype(np.float32)
+    bad = np.flatnonzero(~np.isfinite(vector))
+    if bad.size:
+        raise InvalidInputError(
+            f"{name}[{bad[0]}] is {array[bad[0]]}: every value must be a finite float32 number"
+        )
+    if not np.any(vector):
+        raise InvalidInputError(f"{name} is all zeros; cosine similarity needs a direction")
+    return vector
+
+
+def check_limit(limit: Any, name: str = "limit") -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise InvalidInputError(f"{name} must be an integer, got {limit!r}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInputError(f"{name} must be between 1 and {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+def check_offset(offset: Any) -> int:
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise InvalidInputError(f"offset must be an integer >= 0, got {offset!r}")
+    return offset
+
+
+def check_filters(filters: Any) -> Filters | None:
+    """None, or a filter object that parses (InvalidInputError naming the field at fault).
+
+    The store parses filters again; checking here first refuses a bad filter before a
+    query is embedded (which may mean loading a model).
+    """
+    if filters is None:
+        return None
+    parse_filters(filters)
+    return dict(filters) or None
+
+
+def check_query_text(text: Any) -> str:
+    if not isinstance(text, str):
+        raise InvalidInputError(f"the query text must be a string, got {type(text).__name__}")
+    if not text.strip():
+        raise InvalidInputError("the query text is empty", hint="give some words to search for")
+    return text
+
+
+def check_record_id(record_id: Any) -> str:
+    if not isinstance(record_id, str) or not record_id.strip():
+        raise InvalidInputError("a record id must be a non-empty string")
+    return record_id
+
+
+def check_text(text: Any) -> str | None:
+    """An optional text field of a record."""
+    if text is not None and not isinstance(text, str):
+        raise InvalidInputError(f"text must be a string, got {type(text).__name__}")
+    return text
+
+
+def check_metadata(metadata: Any) -> dict[str, Any]:
+    """A copy of an optional metadata object with string keys."""
+    if metadata is None:
+        return {}
+    if not isinstance(metadata, Mapping) or not all(isinstance(k, str) for k in metadata):
+        raise InvalidInputError("metadata must be an object with string keys")
+    return dict(metadata)
+
+
+def require_namespace(store: VectorStore, name: str) -> NamespaceInfo:
+    """The namespace ``name``, or NamespaceNotFoundError listing the existing ones."""
+    info = store.find_namespace(name)
+    if info is None:
+        raise namespace_not_found(name, store.list_namespaces())
+    return info
+
+
+def namespace_not_found(name: str, infos: list[NamespaceInfo]) -> NamespaceNotFoundError:
+    existing = ", ".join(info.name for info in infos) or "none yet"
+    return NamespaceNotFoundError(f"namespace {name!r} does not exist; existing: {existing}")
