@@ -60,3 +60,20 @@ __all__ = [
     "tiny_model_paths",
     "torch",
 ]
+
+
+def write_hub_style_folder(folder: Path) -> Path:
+    """The tiny model in the layout of an open_clip repo on the hub: open_clip_config.json
+    + weights (also the layout of a model copy in DATA_DIR/models/<model>/<tag>/)."""
+    import json
+
+    config, weights = tiny_model_paths()
+    folder.mkdir(parents=True, exist_ok=True)
+    model_cfg = json.loads(config.read_text())
+    (folder / "open_clip_config.json").write_text(json.dumps({
+        "model_cfg": model_cfg,
+        "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073],
+                           "std": [0.26862954, 0.26130258, 0.27577711]},
+    }))
+    (folder / "open_clip_model.safetensors").write_bytes(weights.read_bytes())
+    return folder

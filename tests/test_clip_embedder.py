@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clip_fixtures import real_photo_paths, shared_tiny_embedder, tiny_embedder, torch
+from clip_fixtures import (
+    real_photo_paths,
+    shared_tiny_embedder,
+    tiny_embedder,
+    torch,
+    write_hub_style_folder,
+)
 from same_same.embedders import EmbedderOptions, create_embedder, create_embedder_for_space
 from same_same.embedders.clip import (
     CLIPEmbedder,
@@ -337,20 +343,6 @@ def test_random_weights_are_the_same_in_every_process() -> None:
 
 
 # -- model folders and the Hugging Face cache (air-gapped machines) -----------------------
-
-
-def write_hub_style_folder(folder: Path) -> Path:
-    """The layout of an open_clip repo on the hub: open_clip_config.json + weights."""
-    config, weights = tiny_model_paths()
-    folder.mkdir(parents=True, exist_ok=True)
-    model_cfg = json.loads(config.read_text())
-    (folder / "open_clip_config.json").write_text(json.dumps({
-        "model_cfg": model_cfg,
-        "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073],
-                           "std": [0.26862954, 0.26130258, 0.27577711]},
-    }))
-    (folder / "open_clip_model.safetensors").write_bytes(weights.read_bytes())
-    return folder
 
 
 def test_model_folder_brings_its_own_weights(tmp_path: Path) -> None:
