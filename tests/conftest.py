@@ -6,10 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
@@ -63,20 +66,23 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield path
 
 
-def run_cli(
+def same_same_command(*args: str) -> list[str]:
+    """The argv of the real ``same-same`` command in a process of its own."""
+    return [sys.executable, "-m", "same_same", *args]
+
+
+def run_process(
     *args: str,
     data_dir: Path | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 300,
     cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the real ``same-same`` command in a subprocess (``python -m same_same``)."""
-    full_env = dict(os.environ)
-    if data_dir is not None:
-        full_env["SAME_SAME_DATA_DIR"] = str(data_dir)
-    full_env.update(env or {})
+    """Run ``same-same`` in a subprocess, for what needs a process of its own (a kill, two
+    processes at once, a fresh interpreter's imports); anything else uses ``run_cli``."""
+    full_env = {**os.environ, **_cli_environment(data_dir, env)}
     return subprocess.run(
-        [sys.executable, "-m", "same_same", *args],
+        same_same_command(*args),
         capture_output=True,
         text=True,
         env=full_env,
@@ -85,9 +91,57 @@ def run_cli(
     )
 
 
+def run_cli(
+    *args: str,
+    data_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``same-same`` command in this process (click's CliRunner).
+
+    It prints what the real command prints, on separate stdout and stderr, and exits
+    with its status; models loaded stay loaded for the next run. ``env`` is set for the
+    run only; ``timeout`` is ``run_process``'s (a run in this process cannot be stopped).
+    An exception that escapes the command (``SAME_SAME_DEBUG=1``) ends up in ``stderr``
+    with its traceback, as it would from the real process.
+    """
+    from same_same.cli import cli as same_same
+
+    del timeout
+    with _working_directory(cwd):
+        result = CliRunner().invoke(
+            same_same, list(args), env=_cli_environment(data_dir, env), prog_name="same-same"
+        )
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(
+        same_same_command(*args), result.exit_code, result.stdout, stderr
+    )
+
+
+def _cli_environment(data_dir: Path | None, env: dict[str, str] | None) -> dict[str, str]:
+    overrides = {} if data_dir is None else {"SAME_SAME_DATA_DIR": str(data_dir)}
+    return {**overrides, **(env or {})}
+
+
+@contextmanager
+def _working_directory(path: Path | None) -> Iterator[None]:
+    if path is None:
+        yield
+        return
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
 @pytest.fixture
 def cli(data_dir: Path):  # type: ignore[no-untyped-def]
-    """``cli("ingest", "demo")`` runs the real CLI against this test's store."""
+    """``cli("ingest", "demo")`` runs the CLI (``run_cli``) against this test's store."""
 
     def invoke(
         *args: str, env: dict[str, str] | None = None, timeout: float = 300, cwd: Path | None = None

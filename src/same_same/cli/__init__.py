@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import IO, Any
 
 import click
 
@@ -19,7 +19,68 @@ from .serve import serve_command
 DEBUG_ENV = "SAME_SAME_DEBUG"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ErrorLine(click.ClickException):
+    """A failure already worded as the one line the user sees on stderr."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(self.message, file=file, err=file is None)
+
+
+class UserError(ErrorLine):
+    """A typed error of the library (``error: MESSAGE (HINT)``)."""
+
+
+class Interrupted(ErrorLine):
+    exit_code = 130
+
+
+class InternalError(ErrorLine):
+    """Anything unexpected: one line instead of a traceback, unless SAME_SAME_DEBUG is set."""
+
+    exit_code = 70
+
+
+def format_error(error: SameSameError) -> str:
+    line = f"error: {error.message}"
+    if error.hint:
+        line += f" ({error.hint})"
+    return line
+
+
+def translate_failure(exc: BaseException) -> click.ClickException | click.exceptions.Exit | None:
+    """What the user sees of ``exc``; None when it should propagate (SAME_SAME_DEBUG)."""
+    if isinstance(exc, (click.ClickException, click.exceptions.Exit)):
+        return exc
+    if isinstance(exc, SameSameError):
+        return UserError(format_error(exc))
+    if isinstance(exc, click.Abort):
+        return Interrupted("aborted")
+    if isinstance(exc, KeyboardInterrupt):
+        return Interrupted("interrupted")
+    if isinstance(exc, BrokenPipeError):
+        return click.exceptions.Exit(0)  # the reader of stdout went away: not a failure
+    if os.environ.get(DEBUG_ENV):
+        return None
+    return InternalError(
+        f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for a traceback)"
+    )
+
+
+class TranslatingGroup(click.Group):
+    """Turns what a command raises into its one line and exit status inside click, so the
+    real process (``main``) and an in-process ``CliRunner.invoke(cli, ...)`` print the same."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (Exception, KeyboardInterrupt) as exc:
+            translated = translate_failure(exc)
+            if translated is None or translated is exc:
+                raise
+            raise translated from exc
+
+
+@click.group(cls=TranslatingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="same-same")
 def cli() -> None:
     """same-same: find text and images by meaning.
@@ -39,41 +100,20 @@ cli.add_command(namespaces_command)
 cli.add_command(demo_command)
 
 
-def format_error(error: SameSameError) -> str:
-    line = f"error: {error.message}"
-    if error.hint:
-        line += f" ({error.hint})"
-    return line
-
-
 def main(argv: list[str] | None = None, **kwargs: Any) -> None:
-    """Entry point: typed errors become one line on stderr and a non-zero exit."""
+    """Entry point: typed errors become one line on stderr and a non-zero exit.
+
+    Commands' failures are translated by ``TranslatingGroup``; this translates what
+    happens outside a command (the group's own options, the context's teardown)."""
     try:
         result = cli.main(args=argv, prog_name="same-same", standalone_mode=False, **kwargs)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except SameSameError as exc:
-        click.echo(format_error(exc), err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
-    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
-        if os.environ.get(DEBUG_ENV):
+    except (Exception, KeyboardInterrupt) as exc:
+        translated = translate_failure(exc)
+        if translated is None:
             raise
-        click.echo(
-            f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for a traceback)",
-            err=True,
-        )
-        sys.exit(70)
+        if isinstance(translated, click.ClickException):
+            translated.show()
+        sys.exit(translated.exit_code)
     sys.exit(result if isinstance(result, int) else 0)
 
 
