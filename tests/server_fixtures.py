@@ -21,7 +21,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -31,6 +30,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from conftest import same_same_command
 
 STARTUP_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
@@ -85,17 +86,9 @@ def wait_for_health(
 
 
 def _serve_command(port: int, data_dir: Path, extra_args: Sequence[str]) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "same_same",
-        "serve",
-        "--addr",
-        f"127.0.0.1:{port}",
-        "--data-dir",
-        str(data_dir),
-        *extra_args,
-    ]
+    return same_same_command(
+        "serve", "--addr", f"127.0.0.1:{port}", "--data-dir", str(data_dir), *extra_args
+    )
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -6,9 +6,6 @@ that each namespace recorded (the bundled tiny model: real OpenCLIP code, no dow
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +15,7 @@ import pytest
 pytest.importorskip("torch", reason="needs the [clip] extra")
 pytest.importorskip("open_clip", reason="needs the [clip] extra")
 
+from conftest import run_cli  # noqa: E402
 from same_same.synthetic import write_image_folder  # noqa: E402
 from server_fixtures import running_server  # noqa: E402
 
@@ -28,15 +26,7 @@ CLIP_ENV = {"SAME_SAME_CLIP_MODEL": "same-same-tiny-clip", "HF_HUB_OFFLINE": "1"
 
 
 def run_guide_command(*args: str, data_dir: Path, cwd: Path) -> None:
-    env = {**os.environ, **CLIP_ENV, "SAME_SAME_DATA_DIR": str(data_dir)}
-    done = subprocess.run(
-        [sys.executable, "-m", "same_same", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = run_cli(*args, data_dir=data_dir, env=CLIP_ENV, cwd=cwd)
     assert done.returncode == 0, done.stderr
 
 

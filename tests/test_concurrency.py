@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
+from conftest import same_same_command
 from server_fixtures import fetch_json, running_server
 
 RECORDS = 6_000
@@ -26,19 +26,9 @@ def test_server_answers_while_ingest_writes(tmp_path: Path, data_dir: Path) -> N
         status, body = fetch_json("POST", base + "/api/v1/search", {"text": "subject 7"})
         assert status == 404 and "ingest" in json.dumps(body)
 
+        # a process of its own: the server must see another process's commits
         ingest = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "same_same",
-                "ingest",
-                "-q",
-                "-n",
-                "live",
-                "--batch-size",
-                "100",
-                str(source),
-            ],
+            same_same_command("ingest", "-q", "-n", "live", "--batch-size", "100", str(source)),
             env=dict(os.environ, SAME_SAME_DATA_DIR=str(data_dir)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

@@ -6,10 +6,10 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from conftest import same_same_command
 from same_same.storage import open_store
 
 RECORDS = 20_000
@@ -35,18 +35,10 @@ def count_or_zero(data_dir: Path) -> int:
 def test_sigkill_mid_ingest_then_rerun(tmp_path: Path, data_dir: Path) -> None:
     source = tmp_path / "big.jsonl"
     write_jsonl(source)
-    command = [
-        sys.executable,
-        "-m",
-        "same_same",
-        "ingest",
-        "-q",
-        "-n",
-        "crash",
-        "--batch-size",
-        str(BATCH),
-        str(source),
-    ]
+    # a process of its own, to be killed
+    command = same_same_command(
+        "ingest", "-q", "-n", "crash", "--batch-size", str(BATCH), str(source)
+    )
     env = dict(os.environ, SAME_SAME_DATA_DIR=str(data_dir))
 
     counts = []

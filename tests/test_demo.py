@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import same_same_command
 
 pytest.importorskip("open_clip")
 
@@ -25,8 +26,9 @@ def run_demo(data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     env.pop("SAME_SAME_CLIP_MODEL", None)
     env.pop("SAME_SAME_CLIP_PRETRAIN", None)
+    # a process of its own: what ./scripts/demo runs, from a fresh interpreter's imports
     return subprocess.run(
-        [sys.executable, "-m", "same_same", "demo", "--data-dir", str(data_dir), "--device", "cpu"],
+        same_same_command("demo", "--data-dir", str(data_dir), "--device", "cpu"),
         capture_output=True,
         text=True,
         timeout=600,

@@ -4,8 +4,8 @@ Pretrained weights cannot be downloaded on the machines that test this project, 
 project's tiny CLIP stands in for ``ViT-B-32/openai`` and ``ViT-L-14/laion2b_s34b_b79k``
 through the local model folders (``SAME_SAME_MODELS_DIR``) that air-gapped users fill
 with real weights. Nothing else is replaced: the commands run as the guide prints them,
-with the real CLI, a real server on 127.0.0.1 (the guide's ``localhost:8080`` is
-rewritten to its free port) and the real curl.
+with the real CLI (in this process, ``run_cli``), a real server on 127.0.0.1 (the guide's
+``localhost:8080`` is rewritten to its free port) and the real curl.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +25,7 @@ from same_same.synthetic import generate_scenes
 
 pytest.importorskip("open_clip", reason="the [clip] extra is not installed")
 
+from conftest import run_cli  # noqa: E402
 from same_same.embedders.clip import tiny_model_paths  # noqa: E402
 from server_fixtures import running_server  # noqa: E402
 
@@ -109,16 +109,15 @@ def environment(workdir: Path, data_dir: Path) -> dict[str, str]:
         SAME_SAME_MODELS_DIR=str(workdir / "models"),
         HOME=str(workdir / "home"),
         HF_HUB_OFFLINE="1",
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
 
 
 def run_same_same(
     command: str, workdir: Path, env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        shlex.split(command), cwd=workdir, env=env, capture_output=True, text=True, timeout=600
-    )
+    program, *args = shlex.split(command)
+    assert program == "same-same", command
+    return run_cli(*args, env=env, cwd=workdir)
 
 
 def run_curl(
