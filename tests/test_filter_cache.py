@@ -10,7 +10,9 @@ import numpy as np
 from same_same.records import Record
 from same_same.storage.filter_cache import FilterCache, select_rowids
 from same_same.storage.sqlite import SQLiteStore
-from test_store_index import SETTINGS, SPACE, clustered, make_records
+from store_fixtures import CLUSTERED_SPACE as SPACE
+from store_fixtures import INDEX_SETTINGS as SETTINGS
+from store_fixtures import clustered, make_records
 
 
 def filled_store(tmp_path: Path, count: int = 800) -> tuple[SQLiteStore, np.ndarray]:

@@ -26,10 +26,8 @@ from same_same.filters import parse_filters
 from same_same.records import EmbeddingSpace, Record
 from same_same.storage import VectorStore, list_stores, open_store
 from same_same.storage.index_settings import MIN_VECTORS_ENV
-
-DIM = 8
-SPACE = EmbeddingSpace("test", "random-8", "", DIM)
-OTHER_MODEL = EmbeddingSpace("test", "other-8", "", DIM)
+from store_fixtures import DIM, OTHER_MODEL, SPACE, ids_of, random_records
+from store_fixtures import brute_force as rank_exactly
 
 
 @pytest.fixture(params=list_stores())
@@ -63,36 +61,14 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(1234)
 
 
-def random_records(
-    rng: np.random.Generator, count: int, prefix: str = "r", dim: int = DIM
-) -> list[Record]:
-    return [
-        Record(
-            id=f"{prefix}{i:04d}",
-            vector=rng.normal(size=dim).astype(np.float32),
-            text=f"text {i}",
-            metadata={"i": i},
-            content_hash=f"hash-{prefix}{i}",
-        )
-        for i in range(count)
-    ]
-
-
 def brute_force(
     records: list[tuple[str, Record]], query: np.ndarray, limit: int
 ) -> list[tuple[str, str, float]]:
     """The reference ranking: ``(namespace, id, score)``, ties by id then namespace."""
-    q = query / np.linalg.norm(query)
-    scored = []
-    for namespace, record in records:
-        v = record.vector.astype(np.float64)
-        scored.append((namespace, record.id, float(v @ q / np.linalg.norm(v))))
-    scored.sort(key=lambda hit: (-hit[2], hit[1], hit[0]))
-    return scored[:limit]
-
-
-def ids_of(matches: list[Any]) -> list[str]:
-    return [match.id for match in matches]
+    keys = [(record.id, namespace) for namespace, record in records]
+    vectors = [record.vector for _, record in records]
+    ranked = rank_exactly(keys, vectors, query, limit)
+    return [(namespace, rid, score) for (rid, namespace), score in ranked]
 
 
 # -- namespaces -----------------------------------------------------------------

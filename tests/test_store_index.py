@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from same_same.filters import parse_filters
-from same_same.records import EmbeddingSpace, Record
+from same_same.records import Record
 from same_same.server import ServerSettings
 from same_same.storage import ann_index
 from same_same.storage.ann_index import IndexFiles, VectorIndex
@@ -36,35 +36,12 @@ from same_same.storage.index_settings import (
 from same_same.storage.sqlite import SQLiteStore
 from same_same.storage.sqlite_schema import SCHEMA
 from server_fixtures import fetch_json, running_app_server
-
-DIM = 32
-SPACE = EmbeddingSpace("test", "clusters-32", "", DIM)
-MIN_VECTORS = 500
-SETTINGS = IndexSettings(min_vectors=MIN_VECTORS, exact_candidates=100)
-
-
-def clustered(count: int, seed: int = 0, start: int = 0) -> tuple[list[str], np.ndarray]:
-    """Ids and vectors around 40 random centres (what embeddings of real collections look like)."""
-    centres = np.random.default_rng(99).standard_normal((40, DIM))
-    rng = np.random.default_rng(seed)
-    vectors = centres[rng.integers(0, 40, count)] + 0.5 * rng.standard_normal((count, DIM))
-    return [f"r{start + i:05d}" for i in range(count)], vectors.astype(np.float32)
-
-
-def make_records(ids: list[str], vectors: np.ndarray, offset: int = 0) -> list[Record]:
-    return [
-        Record(rid, vector, text=f"t{rid}", metadata={"p": (offset + i) % 100})
-        for i, (rid, vector) in enumerate(zip(ids, vectors, strict=True))
-    ]
-
-
-def brute_force(
-    ids: list[str], vectors: np.ndarray, query: np.ndarray, limit: int
-) -> list[tuple[str, float]]:
-    unit = vectors.astype(np.float64) / np.linalg.norm(vectors, axis=1, keepdims=True)
-    scores = unit @ (query / np.linalg.norm(query))
-    order = sorted(range(len(ids)), key=lambda i: (-scores[i], ids[i]))[:limit]
-    return [(ids[i], float(scores[i])) for i in order]
+from store_fixtures import CLUSTERED_DIM as DIM
+from store_fixtures import CLUSTERED_SPACE as SPACE
+from store_fixtures import INDEX_MIN_VECTORS as MIN_VECTORS
+from store_fixtures import INDEX_SETTINGS as SETTINGS
+from store_fixtures import brute_force, clustered, make_records
+from store_fixtures import ids_of as store_ids
 
 
 @pytest.fixture
@@ -349,10 +326,6 @@ def test_a_writer_that_dies_before_saving_costs_only_its_rows(
         assert reader.search(["ns"], new_vectors[0], limit=1)[0].id == new_ids[0]
         stats = reader.index_stats
         assert (stats.loads, stats.builds, stats.vectors_added) == (1, 0, 40)
-
-
-def store_ids(matches: list[Any]) -> list[str]:
-    return [m.id for m in matches]
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "sidecar", "missing", "settings"])

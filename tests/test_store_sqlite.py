@@ -18,19 +18,10 @@ import numpy as np
 import pytest
 
 from same_same.errors import InvalidInputError, NamespaceNotFoundError, StoreError
-from same_same.records import EmbeddingSpace, Record
+from same_same.records import Record
 from same_same.storage import open_store, sqlite_transactions
 from same_same.storage.sqlite import SQLiteStore
-
-DIM = 8
-SPACE = EmbeddingSpace("test", "random-8", "", DIM)
-
-
-def records(rng: np.random.Generator, count: int, prefix: str = "r") -> list[Record]:
-    return [
-        Record(f"{prefix}{i:04d}", rng.normal(size=DIM), metadata={"i": i}, content_hash=f"h{i}")
-        for i in range(count)
-    ]
+from store_fixtures import DIM, SPACE, random_records
 
 
 @pytest.fixture
@@ -77,8 +68,8 @@ def test_vectors_are_float32_blobs_and_metadata_is_json(tmp_path: Path) -> None:
 def test_counts_kept_by_triggers_match_the_rows(tmp_path: Path, rng: np.random.Generator) -> None:
     with SQLiteStore(tmp_path) as store:
         store.ensure_namespace("ns", SPACE)
-        store.upsert("ns", records(rng, 10))
-        store.upsert("ns", records(rng, 15))  # 10 replaced, 5 new
+        store.upsert("ns", random_records(rng, 10))
+        store.upsert("ns", random_records(rng, 15))  # 10 replaced, 5 new
         store.delete("ns", ["r0000", "r0014", "zzz"])
         actual = store._connection().execute("SELECT count(*) FROM records").fetchone()[0]
         assert store.count("ns") == store.count() == actual == 13
@@ -92,7 +83,7 @@ def test_reader_refreshes_incrementally(
 ) -> None:
     writer, reader = pair
     writer.ensure_namespace("ns", SPACE)
-    writer.upsert("ns", records(rng, 200))
+    writer.upsert("ns", random_records(rng, 200))
     query = rng.normal(size=DIM)
     reader.search(["ns"], query)
     assert (reader.cache_stats.full_loads, reader.cache_stats.rows_read) == (1, 200)
@@ -115,7 +106,7 @@ def test_reader_refreshes_incrementally(
 
     # Writes to another namespace leave this one's matrix alone.
     writer.ensure_namespace("other", SPACE)
-    writer.upsert("other", records(rng, 50))
+    writer.upsert("other", random_records(rng, 50))
     reader.search(["ns"], query)
     assert (reader.cache_stats.full_loads, reader.cache_stats.rows_read) == (1, 202)
 
@@ -125,11 +116,11 @@ def test_a_recreated_namespace_is_reloaded(
 ) -> None:
     writer, reader = pair
     writer.ensure_namespace("ns", SPACE)
-    writer.upsert("ns", records(rng, 20))
+    writer.upsert("ns", random_records(rng, 20))
     reader.search(["ns"], np.ones(DIM))
     writer.delete_namespace("ns")
     writer.ensure_namespace("ns", SPACE)
-    writer.upsert("ns", records(rng, 3, prefix="new"))
+    writer.upsert("ns", random_records(rng, 3, prefix="new"))
     assert len(reader.search(["ns"], np.ones(DIM), limit=100)) == 3
     assert reader.cache_stats.full_loads == 2
 
@@ -142,7 +133,7 @@ def test_a_reader_behind_the_trimmed_deletion_log_reloads(
     monkeypatch.setattr(sqlite_transactions, "KEPT_DELETIONS", 5)
     writer, reader = pair
     writer.ensure_namespace("ns", SPACE)
-    writer.upsert("ns", records(rng, 30))
+    writer.upsert("ns", random_records(rng, 30))
     reader.search(["ns"], np.ones(DIM))
     for i in range(12):  # one transaction each, so the log is trimmed past the reader
         writer.delete("ns", [f"r{i:04d}"])
@@ -163,7 +154,7 @@ def test_a_failed_batch_changes_nothing_a_reader_sees(
 ) -> None:
     writer, reader = pair
     writer.ensure_namespace("ns", SPACE)
-    writer.upsert("ns", records(rng, 5))
+    writer.upsert("ns", random_records(rng, 5))
     reader.search(["ns"], np.ones(DIM))
     seq_before = writer._connection().execute("SELECT value FROM store_state WHERE key='seq'")
     before = seq_before.fetchone()[0]
@@ -237,8 +228,8 @@ def test_threads_search_while_another_thread_writes(
 ) -> None:
     store = SQLiteStore(tmp_path)
     store.ensure_namespace("ns", SPACE)
-    store.upsert("ns", records(rng, 100))
-    batches = [records(np.random.default_rng(i), 10, prefix=f"t{i}-") for i in range(20)]
+    store.upsert("ns", random_records(rng, 100))
+    batches = [random_records(np.random.default_rng(i), 10, prefix=f"t{i}-") for i in range(20)]
     errors: list[BaseException] = []
     sizes: list[int] = []
 
@@ -326,7 +317,7 @@ def test_search_after_the_namespace_vanishes_between_searches(
 ) -> None:
     writer, reader = pair
     writer.ensure_namespace("ns", SPACE)
-    writer.upsert("ns", records(rng, 3))
+    writer.upsert("ns", random_records(rng, 3))
     reader.search(["ns"], np.ones(DIM))
     writer.delete_namespace("ns")
     with pytest.raises(NamespaceNotFoundError):
@@ -360,7 +351,7 @@ def test_a_change_counter_that_went_back_means_a_full_reload(
     last saw, so nothing the reader remembers can be trusted."""
     writer, reader = pair
     writer.ensure_namespace("ns", SPACE)
-    writer.upsert("ns", records(rng, 5))
+    writer.upsert("ns", random_records(rng, 5))
     reader.search(["ns"], np.ones(DIM))
     raw = sqlite3.connect(writer.path, isolation_level=None)
     raw.execute("DELETE FROM records WHERE id = 'r0000'")  # not logged, like a restore
