@@ -27,6 +27,7 @@ from same_same.records import Record
 from same_same.server import ServerSettings
 from same_same.storage import ann_index
 from same_same.storage.ann_index import IndexFiles, VectorIndex
+from same_same.storage.index_files import checksum_matches
 from same_same.storage.index_search import FLOAT16_MARGIN
 from same_same.storage.index_settings import (
     MIN_VECTORS_ENV,
@@ -528,5 +529,8 @@ def test_a_large_file_is_checked_in_the_background_and_rebuilt_when_damaged(
         got = reopened.search(["ns"], query, limit=10, exact=True)
         assert store_ids(got) == [rid for rid, _ in brute_force(ids, vectors, query, 10)]
         assert reopened.index_stats.builds == 1
+    # The rebuild was saved: the sidecar was rewritten and names a file that is intact
+    # (the damaged one failed its checksum; a file of the same name may replace it).
     repaired = files.read_sidecar()
-    assert repaired is not None and repaired["file"] != sidecar["file"] or repaired != sidecar
+    assert repaired is not None and repaired["saved_at"] > sidecar["saved_at"]
+    assert checksum_matches(files.folder / repaired["file"], repaired)
