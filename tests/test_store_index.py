@@ -93,6 +93,24 @@ def test_a_graph_walk_uses_the_ef_of_its_size_or_the_count_asked(tmp_path: Path)
     assert index._index.expansion_search == 100 and len(keys) == 100
 
 
+def test_a_small_index_answers_exactly_every_time(tmp_path: Path) -> None:
+    """usearch inserts on several threads, so each build of the same records is another graph,
+    and walks over a few hundred vectors missed a true neighbour in 2-25% of these queries
+    (a different share each build). Indexes of at most ``scan_max`` vectors are scanned."""
+    rng = np.random.default_rng(21)
+    ids = [f"r{i:04d}" for i in range(300)]
+    vectors = rng.standard_normal((300, DIM)).astype(np.float32)
+    assert len(ids) <= SETTINGS.scan_max
+    with SQLiteStore(tmp_path, replace(SETTINGS, min_vectors=1)) as store:
+        assert isinstance(store, SQLiteStore)
+        store.ensure_namespace("ns", SPACE)
+        store.upsert("ns", make_records(ids, vectors))
+        for query in rng.standard_normal((200, DIM)):
+            got = store.search(["ns"], query, limit=10)
+            assert [m.id for m in got] == [rid for rid, _ in brute_force(ids, vectors, query, 10)]
+        assert store.index_stats.builds == 1 and store.cache_stats.full_loads == 0
+
+
 def test_a_small_namespace_is_searched_exactly_without_an_index(tmp_path: Path) -> None:
     ids, vectors = clustered(MIN_VECTORS - 1)
     with SQLiteStore(tmp_path, SETTINGS) as store:

@@ -3,6 +3,8 @@
 Every answer is re-scored from the float32 vectors in SQLite (``Rescore``), so a
 result's score is the same as exact search would give, and ties order by id.
 
+* An index of at most ``settings.scan_max`` vectors: always exact, as below (a
+  graph walk over so few costs about as much, and is neither exact nor repeatable).
 * No filter: walk the HNSW graph for a few more candidates than asked, re-score.
 * ``exact``: scan every float16 vector for the best candidates, re-score them in
   float32, and prove no vector left out could rank: float16 scores of unit
@@ -54,6 +56,7 @@ def search_index(
     """The best ``limit`` ``(score, id)`` among ``allowed`` keys (None: all) minus ``excluded``."""
     if excluded is None:
         excluded = np.empty(0, dtype=np.int64)
+    exact = exact or len(index) <= settings.scan_max
     if allowed is not None:
         if len(excluded):
             allowed = np.setdiff1d(allowed, excluded)

@@ -52,6 +52,17 @@ class IndexSettings:
     inserting the rows itself (loading is far cheaper than inserting into HNSW)."""
     exact_candidates: int = 20_000
     """Filtered searches matching at most this many records score them all exactly."""
+    scan_max: int = 1_000
+    """Indexes of at most this many vectors answer every search exactly, by a scan (the
+    ``exact=True`` path), never by a graph walk. A walk with ef 16-20 over so few vectors
+    computes distances to most of them anyway (each holds up to 2M neighbours at the
+    bottom level), so the scan itself costs about as much; re-scoring its larger
+    candidate set costs a little more. Unlike the walk, its answer is exact and the same
+    every time: usearch inserts on several threads, so two builds of the same records
+    make different graphs that miss different neighbours (building on one thread would
+    make the graph repeatable, not exact, and builds much slower). Only a lowered
+    ``min_vectors`` (tests, small deployments) makes indexes this small; the figures are
+    in docs/vector-index.md."""
 
     @property
     def enabled(self) -> bool:
