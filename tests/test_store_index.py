@@ -95,8 +95,8 @@ def test_a_graph_walk_uses_the_ef_of_its_size_or_the_count_asked(tmp_path: Path)
 
 def test_a_small_index_answers_exactly_every_time(tmp_path: Path) -> None:
     """usearch inserts on several threads, so each build of the same records is another graph,
-    and walks over a few hundred vectors missed a true neighbour in 2-25% of these queries
-    (a different share each build). Indexes of at most ``scan_max`` vectors are scanned."""
+    and walks over a few hundred vectors missed a true neighbour in some of these queries
+    (different ones each build). Indexes of at most ``scan_max`` vectors are scanned."""
     rng = np.random.default_rng(21)
     ids = [f"r{i:04d}" for i in range(300)]
     vectors = rng.standard_normal((300, DIM)).astype(np.float32)
