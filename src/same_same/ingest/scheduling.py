@@ -45,9 +45,10 @@ def takes_turns_with_decoding(embedder: ImageEmbedder) -> bool:
 
     For models that want every core to themselves (any model on a CPU: torch's
     threads wait for each other, so one core taken by a decode thread stalls all
-    of them, and ONNX Runtime measured faster taking turns too) each side gets all
-    cores in its turn, which is the rate of a perfect overlap, 1 / (1/model rate +
-    1/decode rate). A model on a GPU runs side by side with decoding.
+    of them, and ONNX Runtime measured faster taking turns too, figures in
+    docs/performance-notes.md) each side gets all cores in its turn, which is the
+    rate of a perfect overlap, 1 / (1/model rate + 1/decode rate). A model on a GPU
+    runs side by side with decoding.
     """
     return embedder.wants_cores_to_itself
 

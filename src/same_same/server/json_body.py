@@ -29,8 +29,8 @@ def parse_json_body(body: bytes) -> Any:
     """Parse a request body as strict JSON (APIError 400 ``invalid_json`` otherwise).
 
     orjson refuses ``NaN``, ``Infinity`` and numbers that overflow a double, as JSON
-    does, and parses a 512-float query vector in ~13 us (the standard library, with a
-    finiteness check per float, took ~200 us).
+    does, and parses a query vector many times faster than the standard library with
+    a finiteness check per float (docs/performance-notes.md has the figures).
     """
     if _LONG_INTEGER.search(body):
         return _parse_with_stdlib(body)
@@ -108,7 +108,7 @@ def json_response(payload: Any, status_code: int = 200) -> Response:
     """``payload`` as a JSON response, encoded once by orjson.
 
     Routes on the hot path return this instead of a dict, which FastAPI would walk
-    through ``jsonable_encoder`` (~150 us for ten matches with metadata). Integers
+    through ``jsonable_encoder``, slowly (docs/performance-notes.md). Integers
     beyond 64 bits (possible in metadata ingested from files) fall back to ``json``.
     """
     try:

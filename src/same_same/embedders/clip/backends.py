@@ -19,8 +19,8 @@ from .runner import BackendSettings, CLIPBackend
 DEFAULT_BACKEND = "torch"
 BACKEND_ENV = "SAME_SAME_CLIP_BACKEND"
 CPU_BATCH_SIZE = 16
-"""On a CPU, larger batches are no faster (ViT-B-32: 64 runs at the speed of 16) and
-make each committed batch, and the progress bar's steps, longer."""
+"""On a CPU, larger batches are no faster (docs/performance-notes.md has the figures)
+and make each committed batch, and the progress bar's steps, longer."""
 GPU_BATCH_SIZE = 128
 """Enough images per forward pass to keep a GPU busy with ViT-B and ViT-L models in
 half precision, small enough for their activations to fit on an 8 GB card."""

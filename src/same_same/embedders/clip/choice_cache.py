@@ -1,10 +1,11 @@
 """Resolved open_clip architectures kept on disk, so the ONNX backends skip importing torch.
 
 Resolving ``ViT-B-32``/``openai`` asks open_clip for the architecture's dimension
-and preprocessing, and importing open_clip imports torch: 3-4 s on a 2-core machine,
-more than a tenth of ingesting 600 photos with ``--backend onnx-int8``, which never
-runs torch otherwise. The first resolution writes what it found next to the exported
-models (``DATA_DIR/onnx/model-choices.json``); later processes read it back.
+and preprocessing, and importing open_clip imports torch: seconds of start-up, a
+noticeable share of a whole ingest with ``--backend onnx-int8``, which never runs
+torch otherwise (docs/performance-notes.md has the figures). The first resolution
+writes what it found next to the exported models (``DATA_DIR/onnx/model-choices.json``);
+later processes read it back.
 
 Only builtin architectures with a pretrained tag or random weights are kept: their
 resolution depends on nothing but the two names and open_clip's version, which is

@@ -125,8 +125,8 @@ class CLIPEmbedder(ImageEmbedderBase):
         Every backend on a CPU. torch splits each operator over all cores with OpenMP,
         whose threads wait for each other: a decode thread taking one core stalls them
         all. ONNX Runtime hands work to whichever thread is free and suffers less, but
-        taking turns still measured faster (docs/vector-index.md has the figures). A
-        GPU needs no cores at all, so decoding runs beside it.
+        taking turns still measured faster (docs/performance-notes.md has the
+        figures). A GPU needs no cores at all, so decoding runs beside it.
         """
         return self.device == "cpu"
 
@@ -141,7 +141,8 @@ class CLIPEmbedder(ImageEmbedderBase):
     def preprocess_config(self) -> PreprocessConfig:
         """How images must be prepared for ``embed_preprocessed``; needs no weights.
 
-        Picklable: hand it to worker processes that call ``preprocess_image``.
+        Needs neither torch nor the weights: the ingest's decode threads call
+        ``preprocess_image`` with it.
         """
         if self._backend is not None:
             return self._backend.preprocess
