@@ -2,7 +2,7 @@
 
 Importing this package does not import torch or open_clip; they load with the first
 ``CLIPEmbedder``. ``preprocess_image`` and ``PreprocessConfig`` need only PIL and
-numpy, for image decoding in worker processes.
+numpy: the ingest's decode threads run them without loading a model.
 """
 
 from __future__ import annotations

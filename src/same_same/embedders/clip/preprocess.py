@@ -1,10 +1,10 @@
-"""CLIP image preprocessing with PIL and numpy only, for worker processes without torch.
+"""CLIP image preprocessing with PIL and numpy only, for decode threads that never need torch.
 
 ``preprocess_image`` reproduces open_clip's evaluation transform (resize, centre crop
 or pad, RGB, scale to [0, 1], normalise) step for step, using the same PIL calls
 torchvision makes for PIL input, so its output matches open_clip's ``preprocess`` to
-float rounding. ``PreprocessConfig`` is a small frozen dataclass: it pickles into
-worker processes and compares by value.
+float rounding. ``PreprocessConfig`` is a small frozen dataclass: it compares by value,
+is safe to share between threads, and pickles.
 """
 
 from __future__ import annotations
