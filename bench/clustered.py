@@ -8,7 +8,12 @@ exploit) and brute force look good, so the benchmarks use this instead.
 Everything is deterministic in ``seed``, and rows are made in fixed-size chunks
 each with its own random stream, so ``make_clustered_vectors(n)`` is the first
 ``n`` rows of ``make_clustered_vectors(m)`` for any ``m > n`` (a 10k run uses
-the same vectors as the start of a 100k run).
+the same vectors as the start of a 100k run). A row is computed with elementwise
+operations only, never a matrix product: BLAS picks kernels by matrix shape and
+thread count, which would change the last bits of a row with the rows around it.
+
+The one generator of the benchmarks (``query.py``, ``peers.py``); ``exact_top_k``
+is their one exact search.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 _CHUNK = 4096
+_QUERY_BLOCK, _ROW_BLOCK = 256, 65_536  # exact_top_k's blocks: 64 MiB of float32 scores
 # Inside a cluster, points vary mostly along a few cluster-specific directions
 # (a low intrinsic dimension, as real embeddings have) plus a little isotropic
 # noise. Cosine to the centre is about 1/sqrt(1 + SPREAD**2 + NOISE**2) ~ 0.85,
@@ -26,6 +32,8 @@ NOISE = 0.2
 LATENT_DIM = 16
 # Stream ids keep the centres, the data rows and the queries independent.
 _CENTRES, _ROWS, _QUERIES = 0, 1, 2
+VERSION = 2
+"""Bumped when the same arguments give other vectors (caches of generated data name it)."""
 
 
 def make_centres(dim: int = 512, clusters: int = 1000, seed: int = 0) -> np.ndarray:
@@ -52,32 +60,68 @@ def _cluster_basis(cluster: int, dim: int, seed: int) -> np.ndarray:
 
 
 def _make_rows(
-    count: int, centres: np.ndarray, weights: np.ndarray, spread: float, stream: list[int]
-) -> np.ndarray:
+    start: int,
+    stop: int,
+    centres: np.ndarray,
+    weights: np.ndarray,
+    spread: float,
+    stream: list[int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``start..stop`` of ``stream`` and their cluster numbers."""
     clusters, dim = centres.shape
-    out = np.empty((count, dim), dtype=np.float32)
+    out = np.empty((stop - start, dim), dtype=np.float32)
+    out_labels = np.empty(stop - start, dtype=np.int64)
     bases: dict[int, np.ndarray] = {}
     latent_scale = np.float32(spread / np.sqrt(LATENT_DIM))
     noise_scale = np.float32(NOISE / np.sqrt(dim))
-    for chunk, start in enumerate(range(0, count, _CHUNK)):
-        rows = min(_CHUNK, count - start)
-        # always draw a whole chunk, so the rows do not depend on ``count``
+    for chunk in range(start // _CHUNK, -(-stop // _CHUNK)):
+        first = chunk * _CHUNK
+        lo, hi = max(start, first) - first, min(stop, first + _CHUNK) - first
+        # always draw a whole chunk, so the rows do not depend on ``start`` or ``stop``
         rng = np.random.default_rng([*stream, chunk])
-        labels = rng.choice(clusters, size=_CHUNK, p=weights)[:rows]
-        latent = rng.standard_normal((_CHUNK, LATENT_DIM), dtype=np.float32)[:rows]
+        labels = rng.choice(clusters, size=_CHUNK, p=weights)[lo:hi]
+        latent = rng.standard_normal((_CHUNK, LATENT_DIM), dtype=np.float32)[lo:hi]
         latent *= latent_scale
-        block = rng.standard_normal((_CHUNK, dim), dtype=np.float32)[:rows] * noise_scale
+        block = rng.standard_normal((_CHUNK, dim), dtype=np.float32)[lo:hi] * noise_scale
         block += centres[labels]
-        order = np.argsort(labels, kind="stable")
-        bounds = np.flatnonzero(np.diff(labels[order])) + 1
-        for group in np.split(order, bounds):
-            label = int(labels[group[0]])
+        present, member = np.unique(labels, return_inverse=True)
+        for label in present.tolist():
             if label not in bases:
                 bases[label] = _cluster_basis(label, dim, stream[0])
-            block[group] += latent[group] @ bases[label]
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
-        out[start : start + rows] = block
-    return out
+        # (LATENT_DIM, clusters present, dim): direction j of every cluster, contiguous
+        directions = np.stack([bases[label] for label in present.tolist()], axis=1)
+        step = np.empty_like(block)
+        for j in range(LATENT_DIM):
+            np.take(directions[j], member, axis=0, out=step)
+            step *= latent[:, j : j + 1]
+            block += step
+        block /= np.sqrt(np.square(block).sum(axis=1, keepdims=True))
+        out[first + lo - start : first + hi - start] = block
+        out_labels[first + lo - start : first + hi - start] = labels
+    return out, out_labels
+
+
+def make_clustered_rows(
+    start: int,
+    stop: int,
+    dim: int = 512,
+    clusters: int = 1000,
+    seed: int = 0,
+    spread: float = DEFAULT_SPREAD,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``start..stop`` of data set ``seed`` and the cluster of each row.
+
+    ``make_clustered_rows(a, b)`` is ``make_clustered_vectors(b)[a:b]``: a growing
+    data set is made a slice at a time.
+    """
+    if not 0 <= start <= stop or dim < 1 or clusters < 1:
+        raise ValueError(
+            f"need 0 <= start <= stop, dim >= 1, clusters >= 1 (got {start}, {stop}, {dim}, "
+            f"{clusters})"
+        )
+    centres = make_centres(dim, clusters, seed)
+    weights = _cluster_weights(clusters, seed)
+    return _make_rows(start, stop, centres, weights, spread, [seed, _ROWS])
 
 
 def make_clustered_vectors(
@@ -88,10 +132,9 @@ def make_clustered_vectors(
     spread: float = DEFAULT_SPREAD,
 ) -> np.ndarray:
     """``(n, dim)`` float32 unit rows around ``clusters`` centres; deterministic in ``seed``."""
-    if n < 0 or dim < 1 or clusters < 1:
-        raise ValueError(f"need n >= 0, dim >= 1, clusters >= 1 (got {n}, {dim}, {clusters})")
-    centres = make_centres(dim, clusters, seed)
-    return _make_rows(n, centres, _cluster_weights(clusters, seed), spread, [seed, _ROWS])
+    if n < 0:
+        raise ValueError(f"need n >= 0 (got {n})")
+    return make_clustered_rows(0, n, dim, clusters, seed, spread)[0]
 
 
 def make_queries(
@@ -112,22 +155,47 @@ def make_queries(
         raise ValueError(f"need count >= 0 (got {count})")
     centres = make_centres(dim, clusters, seed)
     weights = _cluster_weights(clusters, seed)
-    return _make_rows(count, centres, weights, spread, [seed, _QUERIES, query_seed])
+    return _make_rows(0, count, centres, weights, spread, [seed, _QUERIES, query_seed])[0]
 
 
-def exact_top_k(vectors: np.ndarray, queries: np.ndarray, k: int = 10) -> np.ndarray:
-    """``(len(queries), k)`` row indices of the true nearest neighbours by cosine (unit rows).
+def describe(dim: int, clusters: int, seed: int, spread: float = DEFAULT_SPREAD) -> str:
+    """One line for a report: what the vectors were."""
+    return (
+        f"bench/clustered.py v{VERSION}: {clusters} clusters of uneven size on the unit sphere, "
+        f"each spread along {LATENT_DIM} own directions (offset norm {spread}) plus isotropic "
+        f"noise (norm {NOISE}), dim {dim}, seed {seed}"
+    )
 
-    Ties break toward the lower index. Done in blocks so a million rows need
-    little more memory than the vectors themselves.
+
+def exact_top_k(
+    vectors: np.ndarray, queries: np.ndarray, k: int = 10, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """``(len(queries), k)`` row numbers of the true nearest neighbours by cosine (unit rows).
+
+    Scores are float32 products, like the stores'; each query's rows are best first,
+    equal scores in row order. ``mask`` (one bool a row) keeps only the rows it marks;
+    -1 pads a query's rows when fewer than ``k`` rows are kept. Done in blocks of
+    queries and of rows, so a million rows need little more memory than themselves.
     """
-    k = min(k, len(vectors))
-    out = np.empty((len(queries), k), dtype=np.int64)
-    block = 256
-    for start in range(0, len(queries), block):
-        scores = queries[start : start + block] @ vectors.T
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-        top_scores = np.take_along_axis(scores, top, axis=1)
-        order = np.lexsort((top, -top_scores), axis=1)
-        out[start : start + block] = np.take_along_axis(top, order, axis=1)
+    out = np.full((len(queries), k), -1, dtype=np.int64)
+    if k == 0:
+        return out
+    for first_query in range(0, len(queries), _QUERY_BLOCK):
+        block = queries[first_query : first_query + _QUERY_BLOCK]
+        best_scores = np.full((len(block), k), -np.inf, dtype=np.float32)
+        best_rows = np.full((len(block), k), -1, dtype=np.int64)
+        for first_row in range(0, len(vectors), _ROW_BLOCK):
+            scores = block @ vectors[first_row : first_row + _ROW_BLOCK].T
+            if mask is not None:
+                scores[:, ~mask[first_row : first_row + _ROW_BLOCK]] = -np.inf
+            rows = np.arange(first_row, first_row + scores.shape[1])
+            both_scores = np.concatenate([best_scores, scores], axis=1)
+            both_rows = np.concatenate([best_rows, np.broadcast_to(rows, scores.shape)], axis=1)
+            pick = np.argpartition(-both_scores, k - 1, axis=1)[:, :k]
+            best_scores = np.take_along_axis(both_scores, pick, axis=1)
+            best_rows = np.take_along_axis(both_rows, pick, axis=1)
+        order = np.lexsort((best_rows, -best_scores), axis=1)
+        best_rows = np.take_along_axis(best_rows, order, axis=1)
+        best_rows[np.isneginf(np.take_along_axis(best_scores, order, axis=1))] = -1
+        out[first_query : first_query + len(block)] = best_rows
     return out

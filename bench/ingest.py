@@ -35,7 +35,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import cpu_name, git_commit, package_versions, ram_gib, simd_flags  # noqa: E402
+from machine import describe_machine, load_average  # noqa: E402
 from photos import WORK, ensure_photos, link_folder, link_set, parse_size  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -224,7 +223,7 @@ def bench_row(
     work: Path,
 ) -> dict[str, Any]:
     batch = args.batch_size or default_cpu_batch_size()
-    load_before = os.getloadavg()
+    load_before = load_average()
     onnx_cache = args.work_dir / "onnx-cache"
     # D, then M, in one fresh process; an ONNX export (once per model) happens
     # between the two and is timed apart from both
@@ -277,8 +276,8 @@ def bench_row(
         "batch_size": batch,
         "batch_size_flag": args.batch_size,
         "export_s": round(model_run["export_s"], 1) if model_run["export_s"] else None,
-        "loadavg_before": [round(v, 2) for v in load_before],
-        "loadavg_after": [round(v, 2) for v in os.getloadavg()],
+        "loadavg_before": load_before,
+        "loadavg_after": load_average(),
     }
 
 
@@ -289,24 +288,6 @@ def default_cpu_batch_size() -> int:
 
 
 # -- report --------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    versions = {"python": platform.python_version()}
-    versions |= package_versions(
-        ("same-same", "numpy", "pillow", "torch", "open_clip_torch", "onnxruntime", "onnx")
-    )
-    return {
-        "cpu": cpu_name(),
-        "cores": os.cpu_count(),
-        "simd": simd_flags(),
-        "ram_gib": ram_gib(),
-        "platform": platform.platform(),
-        "versions": versions,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
-        "loadavg_start": [round(v, 2) for v in os.getloadavg()],
-    }
 
 
 def format_table(rows: list[dict[str, Any]]) -> str:
@@ -412,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     env.pop("SAME_SAME_CLIP_BACKEND", None)
     report: dict[str, Any] = {
         "benchmark": "ingest",
-        "machine": machine(),
+        "machine": describe_machine(("pillow", "torch", "open_clip_torch", "onnxruntime", "onnx")),
         "note": args.note,
         "settings": {
             "quick": args.quick,
@@ -447,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     add_ratios(report["results"])
-    report["machine"]["loadavg_end"] = [round(v, 2) for v in os.getloadavg()]
+    report["machine"]["loadavg_end"] = load_average()
     print(format_table(report["results"]))
     out = args.out or unused_path(RESULTS / f"ingest-{dt.date.today().isoformat()}.json")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,15 +1,19 @@
 """What a benchmark ran on: CPU, SIMD flags, memory, package versions, commit.
 
-Shared by bench/ingest.py, bench/query.py and bench/peers_report.py; each composes
-the fields its JSON has always carried.
+``describe_machine`` is the ``machine`` of every report (bench/ingest.py,
+bench/query.py, bench/peers.py); a report adds ``loadavg_end`` when it is done.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import platform
 import subprocess
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 SIMD_FLAGS = ("avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
@@ -52,16 +56,45 @@ def package_versions(names: Iterable[str]) -> dict[str, str]:
     return versions
 
 
-def git_commit() -> str:
-    """The commit the benchmark ran from (``unknown`` outside a git checkout)."""
+def git(*args: str) -> str:
+    """What ``git ARGS`` prints in this checkout, stripped; empty when git cannot answer."""
     try:
         done = subprocess.run(
-            ["git", "-C", str(REPO), "rev-parse", "HEAD"],
+            ["git", "-C", str(REPO), *args],
             capture_output=True,
             text=True,
             check=False,
-            timeout=10,
+            timeout=30,
         )
-    except OSError:
-        return "unknown"
-    return done.stdout.strip() or "unknown"
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip()
+
+
+def git_commit() -> str:
+    """The commit the benchmark ran from (``unknown`` outside a git checkout)."""
+    return git("rev-parse", "HEAD") or "unknown"
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load: the machine is shared, other work shows in timings."""
+    return [round(value, 2) for value in os.getloadavg()]
+
+
+def describe_machine(packages: Iterable[str] = ()) -> dict[str, Any]:
+    """The ``machine`` of a report: hardware, versions (python, numpy, same-same and
+    ``packages``), commit, date and the load when the benchmark started."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    names = dict.fromkeys(("same-same", "numpy", *packages))
+    return {
+        "cpu": cpu_name(),
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "simd": simd_flags(),
+        "ram_gib": ram_gib(),
+        "platform": platform.platform(),
+        "versions": {"python": platform.python_version(), **package_versions(names)},
+        "git_commit": git_commit(),
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "loadavg_start": load_average(),
+    }

@@ -33,14 +33,10 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from clustered import exact_top_k, make_clustered_vectors, make_queries  # noqa: E402
+from clustered import VERSION, exact_top_k, make_clustered_vectors, make_queries  # noqa: E402
+from machine import describe_machine, load_average  # noqa: E402
 from peers_images import format_image_table, run_image_peers  # noqa: E402
-from peers_report import (  # noqa: E402
-    describe_machine,
-    describe_store_version,
-    format_table,
-    read_load_average,
-)
+from peers_report import describe_store_version, format_table  # noqa: E402
 from peers_systems import BATCH, OWN_SYSTEMS, SYSTEMS  # noqa: E402
 from peers_venv import PEER_PACKAGES, PeerEnv, ensure_peer_env, last_line  # noqa: E402
 
@@ -72,7 +68,9 @@ def log(message: str) -> None:
 def prepare_data(work: Path, n: int, queries: int, tune_queries: int, k: int) -> Path:
     """Vectors, queries and exact neighbours as .npy files, made once per size."""
     folder = (
-        work / "peers-data" / f"n{n}-d{DIM}-c{CLUSTERS}-s{SEED}-q{queries}-t{tune_queries}-k{k}"
+        work
+        / "peers-data"
+        / f"v{VERSION}-n{n}-d{DIM}-c{CLUSTERS}-s{SEED}-q{queries}-t{tune_queries}-k{k}"
     )
     if (folder / "done").exists():
         return folder
@@ -232,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         images = run_image_peers(work, args.images, install, args.timeout, log)
     report = {
         "benchmark": "peers",
-        "machine": {**machine, "load_average_end": read_load_average()},
+        "machine": {**machine, "loadavg_end": load_average()},
         "store_version": describe_store_version(),
         "settings": {
             "dim": DIM,

@@ -1,67 +1,26 @@
-"""What the peer benchmark ran on, and its results as a table."""
+"""The peer benchmark's report: the store version it measured, and its results as a table."""
 
 from __future__ import annotations
 
-import datetime
 import hashlib
-import os
-import platform
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import cpu_name, ram_gib  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def describe_machine() -> dict[str, Any]:
-    import numpy as np
-
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "cpu": cpu_name(),
-        "cores": os.cpu_count(),
-        "usable_cores": usable,
-        "ram_gib": ram_gib(),
-        "os": platform.platform(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        # the machine is shared: other people's work shows up in the timings
-        "load_average": read_load_average(),
-    }
-
-
-def read_load_average() -> list[float]:
-    try:
-        return [float(part) for part in Path("/proc/loadavg").read_text().split()[:3]]
-    except (OSError, ValueError):
-        return []
-
-
-def _git(*args: str) -> str:
-    try:
-        done = subprocess.run(
-            ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout.strip()
+from machine import git  # noqa: E402
 
 
 def describe_store_version() -> dict[str, Any]:
     """The commit measured, and whether the store's code differed from it."""
     return {
-        "commit": _git("rev-parse", "HEAD"),
-        "storage_last_commit": _git("log", "-1", "--format=%H %s", "--", "src/same_same/storage"),
+        "commit": git("rev-parse", "HEAD"),
+        "storage_last_commit": git("log", "-1", "--format=%H %s", "--", "src/same_same/storage"),
         # the tree is shared and same-same runs from it: name uncommitted store code too
-        "storage_uncommitted_changes": _git("status", "--porcelain", "--", "src/same_same/storage"),
+        "storage_uncommitted_changes": git("status", "--porcelain", "--", "src/same_same/storage"),
         "storage_diff_sha256": hashlib.sha256(
-            _git("diff", "HEAD", "--", "src/same_same/storage").encode()
+            git("diff", "HEAD", "--", "src/same_same/storage").encode()
         ).hexdigest(),
         "python": sys.version.split()[0],
     }

@@ -4,8 +4,8 @@
 
 For each size N (one data directory, grown from one size to the next):
 
-* N synthetic clustered vectors of dim 512 (1000 Gaussian clusters on the unit
-  sphere, deterministic: vector i is the same at every size) are loaded through
+* N synthetic clustered vectors of dim 512 (``bench/clustered.py``: 1000 clusters
+  on the unit sphere, deterministic: vector i is the same at every size) are loaded through
   the store API (``upsert`` in batches; a large namespace's index is extended as
   each batch commits, and saved when the store closes: that is the build time);
 * a real ``same-same serve`` process on 127.0.0.1 is started: time until
@@ -34,7 +34,6 @@ import datetime as dt
 import http.client
 import json
 import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -52,70 +51,24 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import cpu_name, package_versions, ram_gib, simd_flags  # noqa: E402
+from clustered import describe, exact_top_k, make_clustered_rows, make_queries  # noqa: E402
+from machine import describe_machine, load_average  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 DIM = 512
 CLUSTERS = 1000
-SPREAD = 0.6
-"""Norm of a vector's offset from its cluster centre along the cluster's directions."""
-INTRINSIC = 16
-"""Directions each cluster spreads along."""
-NOISE = 0.15
-"""Norm of the isotropic noise on top."""
-CHUNK = 10_000
-"""Vectors are generated in chunks with their own seeds, so a prefix never changes."""
 BATCH = 5_000
 NAMESPACE = "bench"
 TEXT_NAMESPACE = "clip"
 TOP = 10
 FILTERED_QUERIES = 30
 SEED = 20261127
+TEXT_SEED = SEED + 1
+"""The text search's namespace holds another data set of the same kind."""
 
 
 # -- data -----------------------------------------------------------------------
-
-
-def cluster_centres(dim: int = DIM, seed: int = SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Unit cluster centres, and for each cluster a basis of its own few directions."""
-    rng = np.random.default_rng(seed)
-    centres = rng.standard_normal((CLUSTERS, dim)).astype(np.float32)
-    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    bases = rng.standard_normal((CLUSTERS, INTRINSIC, dim)).astype(np.float32)
-    bases *= SPREAD / np.sqrt(INTRINSIC * dim)
-    return centres, bases
-
-
-def generate(
-    start: int, stop: int, clusters: tuple[np.ndarray, np.ndarray], stream: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors ``start..stop`` (unit length) and their clusters; the same at every call.
-
-    Each vector is its cluster's centre, plus a random mix of the cluster's
-    ``INTRINSIC`` directions (norm about ``SPREAD``), plus isotropic noise (norm
-    ``NOISE``): like real embeddings, each cluster spreads along few directions.
-    Isotropic noise alone in 512 dimensions makes every member of a cluster
-    almost equally far from a query, which no real collection looks like.
-    """
-    centres, bases = clusters
-    dim = centres.shape[1]
-    vectors, labels = [], []
-    for chunk in range(start // CHUNK, (stop + CHUNK - 1) // CHUNK):
-        rng = np.random.default_rng([SEED, stream, chunk])
-        label = rng.integers(0, CLUSTERS, CHUNK)
-        mix = rng.standard_normal((CHUNK, INTRINSIC), dtype=np.float32)
-        noise = rng.standard_normal((CHUNK, dim), dtype=np.float32) * (NOISE / np.sqrt(dim))
-        block = centres[label] + noise
-        for cluster in np.unique(label):
-            members = np.flatnonzero(label == cluster)
-            block[members] += mix[members] @ bases[cluster]
-        block /= np.linalg.norm(block, axis=1, keepdims=True)
-        lo = max(start, chunk * CHUNK) - chunk * CHUNK
-        hi = min(stop, (chunk + 1) * CHUNK) - chunk * CHUNK
-        vectors.append(block[lo:hi])
-        labels.append(label[lo:hi])
-    return np.concatenate(vectors), np.concatenate(labels)
 
 
 def metadata_of(i: int, label: int) -> dict[str, int]:
@@ -166,26 +119,6 @@ def stored_count(data_dir: Path) -> int:
         return 0
     with SQLiteStore(data_dir) as store:
         return store.count(NAMESPACE) if store.list_namespaces() else 0
-
-
-def exact_top(data: np.ndarray, queries: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Row numbers of the exact top-10 of each query (float32, like the store); -1 pads
-    the rows of a query when fewer than 10 rows pass ``mask``."""
-    best_scores = np.full((len(queries), TOP), -np.inf, dtype=np.float32)
-    best_rows = np.full((len(queries), TOP), -1, dtype=np.int64)
-    step = 100_000
-    for start in range(0, len(data), step):
-        scores = queries @ data[start : start + step].T
-        if mask is not None:
-            scores[:, ~mask[start : start + step]] = -np.inf
-        both = np.concatenate([best_scores, scores], axis=1)
-        rows = np.broadcast_to(np.arange(start, start + scores.shape[1]), scores.shape)
-        rows = np.concatenate([best_rows, rows], axis=1)
-        pick = np.argpartition(-both, TOP - 1, axis=1)[:, :TOP]
-        best_scores = np.take_along_axis(both, pick, axis=1)
-        best_rows = np.take_along_axis(rows, pick, axis=1)
-    best_rows[np.isneginf(best_scores)] = -1
-    return best_rows
 
 
 # -- server ---------------------------------------------------------------------
@@ -357,11 +290,11 @@ def bench_vectors(
     empty_rss_kb: int,
     load_info: dict[str, float],
 ) -> dict[str, Any]:
-    truth = exact_top(data, queries)
+    truth = exact_top_k(data, queries, TOP)
     selective = np.arange(size) % 100 == 7
     broad = np.arange(size) % 100 < 50
-    truth_selective = exact_top(data, queries, selective)
-    truth_broad = exact_top(data, queries, broad)
+    truth_selective = exact_top_k(data, queries, TOP, selective)
+    truth_broad = exact_top_k(data, queries, TOP, broad)
     bodies = [vector_body(q) for q in queries]
     result: dict[str, Any] = {"size": size, **load_info}
     with serve(data_dir, env) as server:
@@ -427,7 +360,7 @@ def bench_text(
 
     space = CLIPEmbedder(model=model, pretrained=pretrained).space
     data_dir = work / "text"
-    vectors, labels = generate(0, size, cluster_centres(space.dim), stream=1)
+    vectors, labels = make_clustered_rows(0, size, space.dim, CLUSTERS, TEXT_SEED)
     load_info = load(data_dir, space, vectors, labels, 0, TEXT_NAMESPACE)
     del vectors
     texts = [f"a photo of thing number {i} in a quiet place" for i in range(queries)]
@@ -477,21 +410,6 @@ def bench_text(
 
 
 # -- report -----------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    versions = {"python": platform.python_version(), "numpy": np.__version__}
-    versions |= package_versions(("torch", "usearch", "open_clip_torch", "fastapi", "uvicorn"))
-    return {
-        "cpu": cpu_name(),
-        "cores": os.cpu_count(),
-        "simd": simd_flags(("avx2", "fma", "f16c", "avx512f")),
-        "ram_gb": ram_gib(),
-        "platform": platform.platform(),
-        "versions": versions,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "loadavg_start": os.getloadavg(),
-    }
 
 
 def print_table(report: dict[str, Any]) -> None:
@@ -589,11 +507,8 @@ def main(argv: list[str] | None = None) -> int:
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     report: dict[str, Any] = {
-        "generator": (
-            f"{CLUSTERS} clusters on the unit sphere, each spread along {INTRINSIC} own directions "
-            f"(offset norm {SPREAD}) plus isotropic noise (norm {NOISE}), dim {DIM}, seed {SEED}"
-        ),
-        "machine": machine(),
+        "generator": describe(DIM, CLUSTERS, SEED),
+        "machine": describe_machine(("torch", "usearch", "open_clip_torch", "fastapi", "uvicorn")),
         "note": args.note,
         "queries": args.queries,
         "dim": DIM,
@@ -603,8 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     from same_same.storage.index_settings import IndexSettings
 
     report["index_settings"] = IndexSettings.from_env().__dict__
-    centres = cluster_centres()
-    queries, _ = generate(0, args.queries, centres, stream=2)
+    queries = make_queries(args.queries, DIM, CLUSTERS, SEED)
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="same-same-bench-"))
     try:
         from same_same.records import EmbeddingSpace
@@ -617,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
         data = np.empty((0, DIM), dtype=np.float32)
         labels = np.empty(0, dtype=np.int64)
         for size in sizes:
-            new, new_labels = generate(loaded, size, centres)
+            new, new_labels = make_clustered_rows(loaded, size, DIM, CLUSTERS, SEED)
             if args.reuse and stored_count(data_dir) == size:
                 load_info = {}  # the work directory already holds exactly these vectors
             else:
@@ -646,7 +560,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if args.work_dir is None:
             shutil.rmtree(work, ignore_errors=True)
-    report["machine"]["loadavg_end"] = os.getloadavg()
+    report["machine"]["loadavg_end"] = load_average()
     print_table(report)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y-%m-%d-%H%M%S")

@@ -52,9 +52,10 @@ def test_the_query_benchmark_runs_and_writes_its_report(tmp_path: Path) -> None:
     report = json.loads(report_path.read_text())
 
     machine = report["machine"]
-    assert machine["cores"] >= 1 and machine["cpu"] and machine["ram_gb"] > 0
+    assert machine["cores"] >= 1 and machine["cpu"] and machine["ram_gib"] > 0
     assert {"python", "numpy", "torch", "usearch"} <= set(machine["versions"])
     assert report["note"] and report["index_settings"]["min_vectors"] == 1000
+    assert report["generator"].startswith("bench/clustered.py")  # the benchmarks' one generator
 
     small, large = report["vector_search"]
     assert (small["size"], large["size"]) == (400, 1200)
