@@ -79,7 +79,8 @@ def measure_decode(folder: Path, model: ModelArgs, limit: int) -> dict[str, Any]
 
     from same_same.embedders.clip import preprocess_image, resolve_model_choice
     from same_same.imaging.prepare import prepare_image_file
-    from same_same.ingest.images import default_workers, draft_side
+    from same_same.ingest.model_input import draft_side
+    from same_same.ingest.scheduling import default_workers
 
     config = resolve_model_choice(model.model, model.pretrained).preprocess
     preprocess = functools.partial(preprocess_image, config=config)
@@ -108,7 +109,7 @@ def measure_model(
 
     from same_same.embedders.clip import CLIPEmbedder, preprocess_image
     from same_same.imaging.prepare import prepare_image_file
-    from same_same.ingest.images import draft_side
+    from same_same.ingest.model_input import draft_side
 
     def make_embedder() -> CLIPEmbedder:
         return CLIPEmbedder(
@@ -116,7 +117,7 @@ def measure_model(
             device="cpu",
             batch_size=batch_size,
             backend=backend,
-            cache_dir=cache_dir,
+            data_dir=cache_dir.parent,  # the store's data dir: exports live in its onnx/
         )
 
     export_s = 0.0
@@ -224,7 +225,7 @@ def bench_row(
 ) -> dict[str, Any]:
     batch = args.batch_size or default_cpu_batch_size()
     load_before = load_average()
-    onnx_cache = args.work_dir / "onnx-cache"
+    onnx_cache = args.work_dir / "onnx-cache" / "onnx"  # DATA_DIR/onnx of a data dir
     # D, then M, in one fresh process; an ONNX export (once per model) happens
     # between the two and is timed apart from both
     measured = run_child(
