@@ -389,3 +389,15 @@ def test_hub_model_from_a_prefilled_cache_works_offline(tmp_path: Path) -> None:
         "ModelUnavailableError cannot load CLIP model config hf-hub:same-same/absent"
     )
     assert "HF_HUB_OFFLINE is set" in error
+
+
+def test_same_named_model_copies_in_two_data_dirs_are_two_models(tmp_path: Path) -> None:
+    """A process serving two data directories must not answer one with the other's model."""
+    for name in ("a", "b"):
+        write_hub_style_folder(tmp_path / name / "models" / "MyTiny" / "v1")
+    first = CLIPEmbedder("MyTiny", "v1", device="cpu", data_dir=tmp_path / "a")
+    second = CLIPEmbedder("MyTiny", "v1", device="cpu", data_dir=tmp_path / "b")
+    assert first.space == second.space  # the same recorded identity...
+    assert first.backend is not second.backend  # ...but each folder's own weights
+    assert first.backend is CLIPEmbedder("MyTiny", "v1", device="cpu",
+                                         data_dir=tmp_path / "a").backend

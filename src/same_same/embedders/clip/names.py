@@ -80,6 +80,12 @@ class ModelChoice:
     def describe(self) -> str:
         return f"{self.model}/{self.pretrained}" if self.pretrained else self.model
 
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """What decides the weights; loaded models are shared only between equal ones."""
+        return (self.model, self.pretrained, self.open_clip_name, self.weights,
+                self.weights_file, self.hub_repo, str(self.quick_gelu))  # fmt: skip
+
 
 def tiny_model_paths() -> tuple[Path, Path]:
     """``(config_json, weights)`` of the tiny CLIP model bundled with same-same.

@@ -214,7 +214,7 @@ def load_onnx_clip(choice: ModelChoice, settings: BackendSettings, precision: st
     cache_dir = settings.onnx_dir
     files = {tower: onnx_file(choice, cache_dir, precision, tower) for tower in TOWERS}
     threads = default_threads()
-    key = (choice.model, choice.pretrained, precision, str(cache_dir), device, str(threads))
+    key = (*choice.identity, precision, str(cache_dir), device, str(threads))
     with _LOAD_LOCK:
         loaded = _LOADED.get(key)
         if loaded is None:

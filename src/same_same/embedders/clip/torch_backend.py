@@ -75,13 +75,13 @@ class TorchCLIP:
             raise
 
 
-_LOADED: dict[tuple[str, str, str], TorchCLIP] = {}
+_LOADED: dict[tuple[str, ...], TorchCLIP] = {}
 _LOAD_LOCK = threading.Lock()
 
 
 def load_torch_clip(choice: ModelChoice, device: str, batch_size: int = 32) -> TorchCLIP:
     """The model of ``choice`` on ``device``, built on first use and then shared."""
-    key = (choice.model, choice.pretrained, device)
+    key = (*choice.identity, device)
     with _LOAD_LOCK:
         loaded = _LOADED.get(key)
         if loaded is None:
