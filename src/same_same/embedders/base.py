@@ -225,16 +225,3 @@ def normalized_rows(matrix: np.ndarray) -> np.ndarray:
     norms[norms == 0] = 1.0
     return (matrix / norms).astype(np.float32, copy=False)
 
-
-__all__ = [
-    "DEFAULT_BATCH_SIZE",
-    "Embedder",
-    "EmbedderBase",
-    "EmbedderOptions",
-    "ImageEmbedder",
-    "ImageEmbedderBase",
-    "ImageInput",
-    "is_image_embedder",
-    "normalized_rows",
-    "open_image_input",
-]

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..embedders import Embedder
-from ..errors import SpaceMismatchError
 from ..records import EmbeddingSpace, NamespaceInfo
 from ..storage import VectorStore
+from ..storage.checks import check_namespace_space
 from .progress import Progress
 from .report import IngestReport
 
@@ -28,7 +28,7 @@ class NamespaceTarget:
         self.space = space
         self.info: NamespaceInfo | None = store.find_namespace(name)
         if self.info is not None:
-            refuse_other_space(name, self.info.space, space)
+            check_namespace_space(name, self.info.space, space)
 
     @property
     def exists(self) -> bool:
@@ -38,15 +38,6 @@ class NamespaceTarget:
         """Create the namespace (once) before the first upsert."""
         if self.info is None:
             self.info = self.store.ensure_namespace(self.name, self.space)
-
-
-def refuse_other_space(name: str, existing: EmbeddingSpace, wanted: EmbeddingSpace) -> None:
-    if existing != wanted:
-        raise SpaceMismatchError(
-            f"namespace {name!r} holds vectors of {existing.describe()}, "
-            f"not {wanted.describe()}",
-            hint="use another namespace (-n) or the same embedder and model",
-        )
 
 
 class ItemLog:

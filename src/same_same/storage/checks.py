@@ -115,7 +115,8 @@ def check_namespace_space(name: str, existing: EmbeddingSpace, wanted: Embedding
     if existing != wanted:
         raise SpaceMismatchError(
             f"namespace {name!r} holds vectors of {existing.describe()}, not {wanted.describe()}",
-            hint="use another namespace, or delete this one to start over",
+            hint="use another namespace (-n), the same embedder and model, "
+            "or delete this one to start over",
         )
 
 
