@@ -10,9 +10,11 @@ import click
 from ..config import resolve_data_dir
 from ..embedders import DEFAULT_EMBEDDER, EmbedderOptions, create_embedder, is_image_embedder
 from ..ingest import IngestOptions, Progress, run_ingest
+from ..ingest.ray_options import EmbedderRecipe, RayOptions
 from ..sources import SourceOptions, open_source
 from ..storage import open_store
 from .options import BooleanValueCommand, data_dir_option, json_option, namespace_option
+from .ray_option import normalize_ray_flag
 
 EMBEDDER_ENV = "SAME_SAME_EMBEDDER"
 
@@ -22,6 +24,9 @@ class IngestCommand(BooleanValueCommand):
         "--recursive": ("--recursive", "--no-recursive"),
         "-r": ("--recursive", "--no-recursive"),
     }
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, normalize_ray_flag(args))
 
 
 def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -96,6 +101,20 @@ def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
     default=None,
     help="images: decoding workers (default: one per core).",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    default=None,
+    metavar="[ADDRESS]",
+    help="images: decode and embed on a Ray cluster: auto (default: a local one) or "
+    "ray://HOST:PORT; needs the [ray] extra.",
+)
+@click.option(
+    "--ray-actors",
+    type=click.IntRange(1, 1024),
+    default=None,
+    help="--ray: embedding actors, one model each [default: one per GPU, or per 4 CPUs].",
+)
 @json_option
 def ingest_command(
     source: str,
@@ -117,6 +136,8 @@ def ingest_command(
     device: str,
     backend: str | None,
     workers: int | None,
+    ray_address: str | None,
+    ray_actors: int | None,
     as_json: bool,
 ) -> None:
     """Embed SOURCE and store it.
@@ -138,21 +159,23 @@ def ingest_command(
         ),
     )
     store_dir = resolve_data_dir(data_dir)
-    model = create_embedder(
-        embedder,
-        EmbedderOptions(
-            model=clip_model,
-            pretrained=clip_pretrain,
-            device=device,
-            backend=backend,
-            batch_size=batch_size,
-            data_dir=store_dir,
-            quiet=quiet,
-        ),
+    embedder_options = EmbedderOptions(
+        model=clip_model,
+        pretrained=clip_pretrain,
+        device=device,
+        backend=backend,
+        batch_size=batch_size,
+        data_dir=store_dir,
+        quiet=quiet,
     )
+    model = create_embedder(embedder, embedder_options)
     if opened.modality == "image" and not is_image_embedder(model):
         raise click.UsageError(f"{opened.describe()} holds images; embed them with -e clip")
-    if opened.modality == "text":
+    ray = None
+    if ray_address is not None:
+        recipe = EmbedderRecipe.capture(embedder, embedder_options)
+        ray = RayOptions(recipe, address=ray_address, actors=ray_actors)
+    if opened.modality == "text" and ray is None:
         model.load()  # fail before reading anything; an image ingest loads in the background
     options = IngestOptions(
         namespace=namespace,
@@ -162,6 +185,7 @@ def ingest_command(
         prune=prune,
         verbose=verbose,
         workers=workers,
+        ray=ray,
     )
     progress = Progress(
         unit="images" if opened.modality == "image" else "records", enabled=not quiet

@@ -8,7 +8,7 @@ without duplicates. A namespace is created with its first stored batch.
 from __future__ import annotations
 
 from ..embedders import Embedder, is_image_embedder
-from ..errors import UnsupportedModalityError
+from ..errors import InvalidInputError, UnsupportedModalityError
 from ..sources import Source
 from ..storage import VectorStore
 from .options import IngestOptions
@@ -35,9 +35,17 @@ def run_ingest(
                 f"{source.describe()} holds images; embedder {embedder.name!r} embeds text only",
                 hint="embed them with -e clip",
             )
+        if options.ray is not None:
+            from .ray_images import ingest_images_on_ray
+
+            return ingest_images_on_ray(store, embedder, source, options, options.ray, progress)
         from .images import ingest_images
 
         return ingest_images(store, embedder, source, options, progress)
+    if options.ray is not None:
+        raise InvalidInputError(
+            f"--ray embeds image sources; ingest {source.describe()} without --ray"
+        )
     from .text import ingest_texts
 
     return ingest_texts(store, embedder, source, options, progress)

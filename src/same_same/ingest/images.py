@@ -27,12 +27,13 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ..embedders import ImageEmbedder
 from ..imaging import ImageDecodeError
-from ..imaging.prepare import PreparedImage, prepare_image_file
+from ..imaging.prepare import PreparedImage, Preprocess, prepare_image_file
 from ..records import Record
 from ..sources import BadItem, Source, SourceItem
 from ..sources.images import ImageSource
@@ -66,7 +67,9 @@ from .scheduling import (
 
 
 @dataclass
-class _Run:
+class ImageRun:
+    """One image ingest: plans, prepares and commits (also the driver side of ``ray_images``)."""
+
     target: NamespaceTarget
     source: Source
     options: IngestOptions
@@ -116,17 +119,8 @@ class _Run:
         return Ready(job.file, prepared.sha256, prepared)
 
     def prepare_file(self, file: SourceFile, known_hashes: AbstractSet[str]) -> PreparedImage:
-        try:
-            return prepare_image_file(
-                file.path,
-                preprocess=self.model.preprocess,
-                min_side=self.model.min_side,
-                known_hashes=known_hashes,
-            )
-        except ImageDecodeError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - one odd file must not end the ingest
-            raise ImageDecodeError(f"cannot prepare image ({type(exc).__name__}: {exc})") from exc
+        model = self.model
+        return prepare_for_model(file.path, model.preprocess, model.min_side, known_hashes)
 
     # step 3: in the main thread
     def consume(self, outcomes: Iterable[Outcome]) -> None:
@@ -254,6 +248,20 @@ class _Run:
             self.log.say(f"pruned {self.stored[record_id].metadata.get('abs_path', record_id)}")
 
 
+def prepare_for_model(
+    path: Path, preprocess: Preprocess, min_side: int, known_hashes: AbstractSet[str]
+) -> PreparedImage:
+    """Read, hash, decode and preprocess one file; any failure is an ImageDecodeError."""
+    try:
+        return prepare_image_file(
+            path, preprocess=preprocess, min_side=min_side, known_hashes=known_hashes
+        )
+    except ImageDecodeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one odd file must not end the ingest
+        raise ImageDecodeError(f"cannot prepare image ({type(exc).__name__}: {exc})") from exc
+
+
 def ingest_images(
     store: VectorStore,
     embedder: ImageEmbedder,
@@ -272,7 +280,7 @@ def ingest_images(
     started = time.monotonic()
     target = NamespaceTarget(store, options.namespace, embedder.space)
     stored = load_stored(store, options.namespace) if target.exists else {}
-    run = _Run(
+    run = ImageRun(
         target,
         source,
         options,

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..config import DEFAULT_NAMESPACE
 from ..errors import InvalidInputError
+from .ray_options import RayOptions
 
 
 @dataclass(frozen=True)
@@ -17,7 +18,8 @@ class IngestOptions:
     items. ``prune``: image sources only; delete records of files that are gone.
     ``dry_run``: read and embed as a real run would, write nothing. ``verbose``: one
     line per item. ``workers``: image decode threads (None: one per core, capped for
-    the device; 0: decode in the calling thread).
+    the device; 0: decode in the calling thread). ``ray``: embed on a Ray cluster
+    (``--ray``; None: in this process).
     """
 
     namespace: str = DEFAULT_NAMESPACE
@@ -27,6 +29,7 @@ class IngestOptions:
     prune: bool = False
     verbose: bool = False
     workers: int | None = None
+    ray: RayOptions | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.namespace, str) or not self.namespace.strip():
