@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from milvus_fixtures import drop_scope, milvus_spec
 from same_same.errors import (
     InvalidInputError,
     NamespaceNotFoundError,
@@ -50,8 +51,25 @@ def store_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(store_kind: str, store_dir: Path) -> Iterator[VectorStore]:
-    opened = open_store(store_dir, store_kind)
+def store_spec(
+    store_kind: str, store_dir: Path, index_mode: str, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """What ``open_store`` is given: the kind, or for Milvus a URL on the test server with
+    a scope of this test's own. In index mode the Milvus store searches through Milvus's
+    index even for a handful of records (``scan_max=0``), as the embedded store does."""
+    if store_kind != "milvus":
+        yield store_kind
+        return
+    address = request.getfixturevalue("milvus_address")
+    options = {"scan_max": 0} if index_mode == "index" else {}
+    spec = milvus_spec(address, store_dir, **options)
+    yield spec
+    drop_scope(spec)
+
+
+@pytest.fixture
+def store(store_spec: str, store_dir: Path) -> Iterator[VectorStore]:
+    opened = open_store(store_dir, store_spec)
     yield opened
     opened.close()
 
@@ -342,16 +360,16 @@ def test_scan_metadata_yields_every_record(store: VectorStore, rng: np.random.Ge
 
 
 def test_everything_persists_after_reopening(
-    store_kind: str, store_dir: Path, rng: np.random.Generator
+    store_spec: str, store_dir: Path, rng: np.random.Generator
 ) -> None:
     records = random_records(rng, 30)
-    with open_store(store_dir, store_kind) as first:
+    with open_store(store_dir, store_spec) as first:
         first.ensure_namespace("ns", SPACE)
         first.upsert("ns", records)
         first.delete("ns", ["r0000"])
         query = rng.normal(size=DIM)
         before = first.search(["ns"], query, limit=5)
-    with open_store(store_dir, store_kind) as second:
+    with open_store(store_dir, store_spec) as second:
         assert second.get_namespace("ns").space == SPACE
         assert second.count("ns") == 29
         assert second.search(["ns"], query, limit=5) == before
@@ -720,10 +738,10 @@ def _search_ids(store: VectorStore, query: np.ndarray, limit: int = 100) -> list
 
 
 def test_a_second_store_object_sees_writes_without_reopening(
-    store_kind: str, store_dir: Path, rng: np.random.Generator
+    store_spec: str, store_dir: Path, rng: np.random.Generator
 ) -> None:
-    writer = open_store(store_dir, store_kind)
-    reader = open_store(store_dir, store_kind)
+    writer = open_store(store_dir, store_spec)
+    reader = open_store(store_dir, store_spec)
     try:
         writer.ensure_namespace("ns", SPACE)
         records = random_records(rng, 20)
@@ -764,7 +782,7 @@ WRITER_SCRIPT = textwrap.dedent(
     from same_same.storage import open_store
 
     job = json.loads(sys.argv[1])
-    with open_store(job["dir"], job["kind"]) as store:
+    with open_store(job["dir"], job["spec"]) as store:
         space = EmbeddingSpace(**job["space"])
         store.ensure_namespace("ns", space)
         store.upsert("ns", [
@@ -778,11 +796,11 @@ WRITER_SCRIPT = textwrap.dedent(
 
 
 def _run_writer(
-    store_kind: str, store_dir: Path, upsert: dict[str, list[float]], delete: list[str]
+    store_spec: str, store_dir: Path, upsert: dict[str, list[float]], delete: list[str]
 ) -> None:
     job = {
         "dir": str(store_dir),
-        "kind": store_kind,
+        "spec": store_spec,
         "space": SPACE.to_dict(),
         "upsert": upsert,
         "delete": delete,
@@ -799,7 +817,7 @@ def _run_writer(
 
 
 def test_a_running_reader_sees_another_processes_commits(
-    store: VectorStore, store_kind: str, store_dir: Path, rng: np.random.Generator
+    store: VectorStore, store_spec: str, store_dir: Path, rng: np.random.Generator
 ) -> None:
     store.ensure_namespace("ns", SPACE)
     records = random_records(rng, 30)
@@ -807,13 +825,13 @@ def test_a_running_reader_sees_another_processes_commits(
     query = records[0].vector
     assert _search_ids(store, query, limit=1) == ["r0000"]
 
-    _run_writer(store_kind, store_dir, {"child": (query * 3).tolist()}, ["r0000"])
+    _run_writer(store_spec, store_dir, {"child": (query * 3).tolist()}, ["r0000"])
     hits = store.search(["ns"], query, limit=40)
     assert hits[0].id == "child" and hits[0].metadata == {"by": "child"}
     assert "r0000" not in ids_of(hits)
     assert len(hits) == 30
 
-    _run_writer(store_kind, store_dir, {"r0001": (-query).tolist()}, ["child"])
+    _run_writer(store_spec, store_dir, {"r0001": (-query).tolist()}, ["child"])
     hits = store.search(["ns"], query, limit=40)
     assert "child" not in ids_of(hits)
     assert hits[-1].id == "r0001" and hits[-1].metadata == {"by": "child"}
@@ -852,7 +870,7 @@ def test_get_namespace_names_the_missing_one_and_how_to_list_them(store: VectorS
 
 
 def test_namespaces_emptied_by_deletes_stay_listed_with_count_zero(
-    store: VectorStore, store_kind: str, store_dir: Path, rng: np.random.Generator
+    store: VectorStore, store_spec: str, store_dir: Path, rng: np.random.Generator
 ) -> None:
     store.ensure_namespace("never-filled", SPACE)
     store.ensure_namespace("emptied", SPACE)
@@ -876,7 +894,7 @@ def test_namespaces_emptied_by_deletes_stay_listed_with_count_zero(
     assert store.list_records("emptied") == []
 
     store.close()
-    with open_store(store_dir, store_kind) as reopened:
+    with open_store(store_dir, store_spec) as reopened:
         assert [(info.name, info.count) for info in reopened.list_namespaces()] == expected
         reopened.upsert("emptied", records[:2])  # an emptied namespace still takes records
         assert reopened.get_namespace("emptied").count == 2

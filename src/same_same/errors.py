@@ -104,6 +104,13 @@ class StoreError(SameSameError):
     status = 500
 
 
+class StoreUnavailableError(StoreError):
+    """The store's server cannot be reached (it may come back: the API answers 503)."""
+
+    code = "store_unavailable"
+    status = 503
+
+
 class UnsupportedModalityError(SameSameError):
     """An embedder was asked for a modality it does not handle (images on a text model)."""
 

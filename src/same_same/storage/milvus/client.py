@@ -1,0 +1,101 @@
+"""The connection to Milvus, and its errors translated into same-same's.
+
+A server that cannot be reached (down, wrong address, a timeout) is one
+StoreUnavailableError, "cannot reach Milvus at HOST:PORT: REASON", which the CLI
+prints as one line and the API answers with 503; the client reconnects by itself
+when the server is back. Anything else Milvus refuses is a StoreError naming it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from ...errors import InvalidInputError, MissingDependencyError, StoreError, StoreUnavailableError
+from .location import MilvusLocation
+
+_UNREACHABLE_WORDS = (
+    "unavailable",
+    "fail connecting",
+    "connection refused",
+    "connect failed",
+    "deadline",
+    "timeout",
+    "timed out",
+    "not ready",
+    "failed to connect",
+    "socket closed",
+    "channel closed",
+    "broken pipe",
+    "server is not healthy",
+)
+
+
+def import_pymilvus() -> Any:
+    try:
+        import pymilvus
+    except ImportError:
+        raise MissingDependencyError("the Milvus store", "milvus") from None
+    return pymilvus
+
+
+def connect(location: MilvusLocation) -> Any:
+    """A MilvusClient for ``location`` (raises StoreUnavailableError when unreachable)."""
+    pymilvus = import_pymilvus()
+    with translate_errors(location):
+        return pymilvus.MilvusClient(
+            uri=location.uri,
+            token=location.token,
+            db_name=location.database,
+            timeout=location.timeout,
+        )
+
+
+@contextlib.contextmanager
+def translate_errors(location: MilvusLocation) -> Iterator[None]:
+    """Turn pymilvus and gRPC errors raised inside into same-same's typed errors."""
+    try:
+        yield
+    except (StoreError, InvalidInputError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - every client error gets a typed, one-line form
+        raise translate(exc, location) from None
+
+
+def translate(exc: Exception, location: MilvusLocation) -> Exception:
+    from pymilvus.exceptions import MilvusException
+
+    reason = _reason(exc)
+    if isinstance(exc, (ConnectionError, TimeoutError)) or _sounds_unreachable(exc, reason):
+        return StoreUnavailableError(
+            f"cannot reach Milvus at {location.display}: {reason}",
+            hint="is the server running? (check the --store URL or $SAME_SAME_STORE)",
+        )
+    if isinstance(exc, MilvusException):
+        return StoreError(f"Milvus at {location.display} refused the request: {reason}")
+    return exc
+
+
+def _sounds_unreachable(exc: Exception, reason: str) -> bool:
+    kind = type(exc).__name__
+    if kind in ("MilvusUnavailableException", "FutureTimeoutError", "_InactiveRpcError"):
+        return True
+    lowered = reason.lower()
+    return any(word in lowered for word in _UNREACHABLE_WORDS)
+
+
+def _reason(exc: Exception) -> str:
+    import grpc
+    from pymilvus.exceptions import MilvusException
+
+    text = ""
+    if isinstance(exc, MilvusException):
+        text = exc.message
+    elif isinstance(exc, grpc.RpcError) and isinstance(exc, grpc.Call):
+        text = str(exc.details())
+    text = text or str(exc) or type(exc).__name__
+    return " ".join(text.split())[:300]
+
+
+__all__ = ["connect", "import_pymilvus", "translate", "translate_errors"]

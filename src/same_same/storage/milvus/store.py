@@ -1,0 +1,384 @@
+"""The Milvus store: same-same's VectorStore on a Milvus server, through pymilvus.
+
+Milvus Standalone, Milvus Distributed (Kubernetes) and Zilliz Cloud take the same
+client, so this one class serves all three. ``layout`` says how namespaces and
+records map onto collections, ``expressions`` how filters become Milvus
+expressions, ``search`` how a search runs.
+
+Consistency: every read runs at the URL's consistency level, ``Strong`` by
+default, so a batch an ingest has committed is seen by a running server's next
+query (Milvus waits for its time tick to pass the request's timestamp: about
+half of ``proxy.timeTickInterval`` per request, 200 ms by default on a server).
+``?consistency=Bounded`` answers sooner and may miss the last seconds of writes.
+
+Atomicity: one ``upsert`` is one Milvus upsert request, applied whole or not at
+all, and record keys are stable, so a killed ingest run again stores every record
+once. Milvus has no transactions across requests: a namespace deleted while
+another process writes to it may keep that process's last batch.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ...errors import InvalidInputError, RecordNotFoundError
+from ...filters import parse_filters
+from ...records import EmbeddingSpace, Match, NamespaceInfo, Record
+from ..base import Filters, VectorStore, namespace_not_found
+from ..checks import (
+    check_count,
+    check_ids,
+    check_namespace_name,
+    check_namespace_space,
+    check_query,
+    check_same_space,
+    check_space,
+)
+from ..index_settings import IndexSettings
+from .catalog import Catalog, Entry, create_collection, load
+from .client import connect, import_pymilvus, translate_errors
+from .layout import (
+    HASH,
+    ID,
+    KEY,
+    METADATA,
+    NS,
+    VECTOR,
+    data_index,
+    data_schema,
+    in_list,
+    literal,
+    optional,
+    record_from_row,
+    record_key,
+    record_row,
+)
+from .location import MilvusLocation, parse_milvus_url
+from .search import PAGE, Plan, ann, scan
+
+_CHUNK = 1_000
+
+
+class MilvusStore(VectorStore):
+    """Namespaces and records in a Milvus database (see ``location`` for the URL)."""
+
+    def __init__(self, location: MilvusLocation | str) -> None:
+        if isinstance(location, str):
+            location = parse_milvus_url(location)
+        self.location = location
+        self._pymilvus = import_pymilvus()
+        self._client = connect(location)
+        self._ready: set[str] = set()
+        self._always_scan = not IndexSettings.from_env().enabled
+        self._pool = concurrent.futures.ThreadPoolExecutor(2, "same-same-milvus")
+        with self._errors():
+            self._catalog = Catalog(self._client, self._pymilvus, location)
+
+    # -- namespaces ---------------------------------------------------------
+
+    def ensure_namespace(self, name: str, space: EmbeddingSpace) -> NamespaceInfo:
+        check_namespace_name(name)
+        check_space(space)
+        with self._errors():
+            existing = self._catalog.find(name)
+            if existing is not None:
+                check_namespace_space(name, existing.space, space)
+                return self._info(existing)
+            entry = self._catalog.entry_for(name, space)
+            self._collection(entry)
+            self._catalog.add(entry)
+        return NamespaceInfo(name=name, space=space, count=0)
+
+    def find_namespace(self, name: str) -> NamespaceInfo | None:
+        with self._errors():
+            entry = self._catalog.find(name)
+            return None if entry is None else self._info(entry)
+
+    def list_namespaces(self) -> list[NamespaceInfo]:
+        with self._errors():
+            return [self._info(entry) for entry in self._catalog.all()]
+
+    def delete_namespace(self, name: str) -> None:
+        with self._errors():
+            entry = self._entry(name)
+            self._collection(entry)
+            # Rows first: a crash in between leaves an empty namespace, never orphans.
+            self._client.delete(entry.collection, filter=f"{NS} == {literal(entry.uid)}")
+            self._catalog.remove(entry)
+
+    # -- records ------------------------------------------------------------
+
+    def upsert(self, namespace: str, records: Sequence[Record]) -> int:
+        records = list(records)
+        with self._errors():
+            entry = self._entry(namespace)
+            rows: dict[str, dict[str, Any]] = {}
+            for record in records:  # checked before anything is sent; the last copy wins
+                row = record_row(record, entry.uid, entry.space.dim)
+                rows.pop(row[KEY], None)
+                rows[row[KEY]] = row
+            if rows:
+                self._client.upsert(
+                    self._collection(entry), list(rows.values()), timeout=self.location.timeout
+                )
+        return len(records)
+
+    def get(self, record_id: str, namespace: str | None = None) -> tuple[str, Record]:
+        """Without a namespace, the first namespace by name holding ``record_id`` wins."""
+        with self._errors():
+            entries = [self._entry(namespace)] if namespace is not None else self._catalog.all()
+            by_collection: dict[str, list[Entry]] = {}
+            for entry in entries:
+                by_collection.setdefault(entry.collection, []).append(entry)
+            found: dict[str, Record] = {}
+            for collection, group in by_collection.items():
+                keys = [record_key(entry.uid, record_id) for entry in group]
+                names = {entry.uid: entry.name for entry in group}
+                for row in self._query(collection, in_list(KEY, keys), _ALL_FIELDS):
+                    found[names[row[NS]]] = record_from_row(row)
+        if found:
+            first = min(found)
+            return first, found[first]
+        where = f"in namespace {namespace!r}" if namespace is not None else "in any namespace"
+        raise RecordNotFoundError(f"no record {record_id!r} {where}")
+
+    def delete(self, namespace: str, ids: Sequence[str]) -> int:
+        wanted = check_ids(ids)
+        deleted = 0
+        with self._errors():
+            entry = self._entry(namespace)
+            collection = self._collection(entry)
+            for start in range(0, len(wanted), _CHUNK):
+                keys = [record_key(entry.uid, rid) for rid in wanted[start : start + _CHUNK]]
+                existing = [row[KEY] for row in self._query(collection, in_list(KEY, keys), [KEY])]
+                if existing:
+                    self._client.delete(collection, ids=existing, timeout=self.location.timeout)
+                    deleted += len(existing)
+        return deleted
+
+    def count(self, namespace: str | None = None) -> int:
+        with self._errors():
+            entries = [self._entry(namespace)] if namespace is not None else self._catalog.all()
+            return sum(self._count(entry) for entry in entries)
+
+    def list_records(
+        self, namespace: str, offset: int = 0, limit: int = 100, with_vectors: bool = False
+    ) -> list[Record]:
+        """Pages in id order. Without ``with_vectors``, each record's vector is empty."""
+        offset = check_count(offset, "offset", 0)
+        limit = check_count(limit, "limit", 0)
+        fields = _ALL_FIELDS if with_vectors else [f for f in _ALL_FIELDS if f != VECTOR]
+        with self._errors():
+            entry = self._entry(namespace)
+            keys: list[str] = []
+            for page in self._pages(entry, [KEY]) if limit else ():
+                skip = min(offset, len(page))
+                offset -= skip
+                keys.extend(row[KEY] for row in page[skip:])
+                if len(keys) >= limit:
+                    break
+            rows: list[dict[str, Any]] = []
+            for start in range(0, min(len(keys), limit), _CHUNK):
+                chunk = keys[start : min(start + _CHUNK, limit)]
+                rows.extend(self._query(entry.collection, in_list(KEY, chunk), fields))
+        rows.sort(key=lambda row: row[KEY])
+        return [record_from_row(row, with_vectors) for row in rows]
+
+    def scan_metadata(self, namespace: str) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+        """Pages through by key; records written during the scan may or may not be seen."""
+        with self._errors():
+            entry = self._entry(namespace)
+        return self._scan_metadata(entry)
+
+    def get_content_hashes(self, namespace: str, ids: Sequence[str]) -> dict[str, str | None]:
+        rows = self._rows_by_id(namespace, check_ids(ids), [ID, HASH])
+        return {row[ID]: optional(row[HASH]) for row in rows}
+
+    def get_metadata(self, namespace: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        rows = self._rows_by_id(namespace, check_ids(ids), [ID, METADATA])
+        return {row[ID]: dict(row[METADATA] or {}) for row in rows}
+
+    def find_vectors_by_hash(self, namespace: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        wanted = check_ids(hashes, "hashes")
+        found: dict[str, np.ndarray] = {}
+        with self._errors():
+            entry = self._entry(namespace)
+            collection = self._collection(entry)
+            for start in range(0, len(wanted), _CHUNK):
+                stored = ["\x00" + h for h in wanted[start : start + _CHUNK]]
+                expression = f"{NS} == {literal(entry.uid)} and {in_list(HASH, stored)}"
+                for row in self._query(collection, expression, [HASH, VECTOR]):
+                    found[row[HASH][1:]] = np.asarray(row[VECTOR], dtype=np.float32)
+        return found
+
+    # -- search -------------------------------------------------------------
+
+    def search(
+        self,
+        namespaces: Sequence[str],
+        vector: np.ndarray,
+        limit: int = 10,
+        filters: Filters | None = None,
+        exclude_ids: Sequence[str] = (),
+        exact: bool | None = None,
+    ) -> list[Match]:
+        """Cosine search; ties are ordered by id, then namespace name.
+
+        Exact (a scan) when ``exact`` or when the namespaces hold at most the URL's
+        ``scan_max`` records; otherwise through the collection's index.
+        """
+        conditions = parse_filters(filters)
+        limit = check_count(limit, "limit", 1)
+        names = list(dict.fromkeys(check_ids(namespaces, "namespaces")))
+        if not names:
+            raise InvalidInputError("search needs at least one namespace")
+        excluded = tuple(check_ids(exclude_ids, "exclude_ids"))
+        with self._errors():
+            remembered = self._catalog.remembered(names)
+            if remembered is None:  # first time: the catalog's answer before searching
+                remembered = self._fresh_entries(names)
+            checking = self._pool.submit(self._fresh_entries, names)
+            try:
+                matches = self._search(remembered, vector, limit, conditions, excluded, exact)
+            finally:
+                fresh = checking.result()
+            if fresh != remembered:  # created, deleted or remade meanwhile: search again
+                matches = self._search(fresh, vector, limit, conditions, excluded, exact)
+            return matches
+
+    # -- lifecycle ----------------------------------------------------------
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        try:
+            self._client.close()
+        except Exception:  # noqa: BLE001, S110 - closing a dead connection is not an error
+            pass
+
+    # -- internals ----------------------------------------------------------
+
+    def _errors(self) -> Any:
+        return translate_errors(self.location)
+
+    def _entry(self, name: str) -> Entry:
+        entry = self._catalog.find(name)
+        if entry is None:
+            raise namespace_not_found(name)
+        return entry
+
+    def _fresh_entries(self, names: list[str]) -> dict[str, Entry]:
+        found = self._catalog.find_many(names)
+        missing = [name for name in names if name not in found]
+        if missing:
+            raise namespace_not_found(missing[0])
+        return found
+
+    def _search(
+        self,
+        entries: dict[str, Entry],
+        vector: np.ndarray,
+        limit: int,
+        conditions: Any,
+        excluded: tuple[str, ...],
+        exact: bool | None,
+    ) -> list[Match]:
+        space = check_same_space({name: entry.space for name, entry in entries.items()})
+        query = check_query(vector, space)
+        collection = self._collection(next(iter(entries.values())))
+        uids = {entry.uid: name for name, entry in entries.items()}
+        plan = Plan(collection, uids, query, limit, conditions, excluded)
+        if exact or self._always_scan or self._small(list(entries.values())):
+            return scan(self._client, self.location, plan)
+        return ann(self._client, self.location, plan)
+
+    def _small(self, entries: list[Entry]) -> bool:
+        budget = self.location.scan_max
+        if budget == 0:
+            return False
+        total = 0
+        for entry in entries:
+            total += self._count(entry)
+            if total > budget:
+                return False
+        return True
+
+    def _collection(self, entry: Entry) -> str:
+        """``entry``'s data collection, created and loaded the first time it is needed."""
+        name = entry.collection
+        if name not in self._ready:
+            index = data_index(self._client, self.location)
+            if not self._client.has_collection(name, timeout=self.location.timeout):
+                schema = data_schema(self._pymilvus, entry.space)
+                create_collection(self._client, name, schema, index, self.location)
+            load(self._client, name, index, self.location)
+            self._ready.add(name)
+        return name
+
+    def _info(self, entry: Entry) -> NamespaceInfo:
+        return NamespaceInfo(name=entry.name, space=entry.space, count=self._count(entry))
+
+    def _count(self, entry: Entry) -> int:
+        rows = self._query(
+            self._collection(entry), f"{NS} == {literal(entry.uid)}", ["count(*)"], limit=None
+        )
+        return int(rows[0]["count(*)"]) if rows else 0
+
+    def _query(
+        self, collection: str, expression: str, fields: list[str], limit: int | None = PAGE
+    ) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {} if limit is None else {"limit": limit}
+        rows: list[dict[str, Any]] = self._client.query(
+            collection,
+            filter=expression,
+            output_fields=fields,
+            consistency_level=self.location.consistency,
+            timeout=self.location.timeout,
+            **kwargs,
+        )
+        return rows
+
+    def _pages(self, entry: Entry, fields: list[str]) -> Iterator[list[dict[str, Any]]]:
+        """Every row of ``entry``'s namespace, in key order, a page at a time."""
+        collection = self._collection(entry)
+        after: str | None = None
+        scope = f"{NS} == {literal(entry.uid)}"
+        wanted = fields if KEY in fields else [KEY, *fields]
+        while True:
+            expression = scope if after is None else f"{scope} and {KEY} > {literal(after)}"
+            page = sorted(self._query(collection, expression, wanted), key=lambda r: r[KEY])
+            if page:
+                yield page
+                after = page[-1][KEY]
+            if len(page) < PAGE:
+                return
+
+    def _scan_metadata(self, entry: Entry) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+        pages = self._pages(entry, [ID, HASH, METADATA])
+        while True:
+            with self._errors():
+                page = next(pages, None)
+            if page is None:
+                return
+            for row in page:
+                yield row[ID], optional(row[HASH]), dict(row[METADATA] or {})
+
+    def _rows_by_id(
+        self, namespace: str, wanted: list[str], fields: list[str]
+    ) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        with self._errors():
+            entry = self._entry(namespace)
+            collection = self._collection(entry)
+            for start in range(0, len(wanted), _CHUNK):
+                keys = [record_key(entry.uid, rid) for rid in wanted[start : start + _CHUNK]]
+                rows.extend(self._query(collection, in_list(KEY, keys), fields))
+        return rows
+
+
+_ALL_FIELDS = [KEY, NS, ID, "text", HASH, METADATA, VECTOR]
+
+__all__ = ["MilvusStore"]

@@ -1,0 +1,101 @@
+"""A real Milvus standalone server for the tests, started once per test session.
+
+The PyPI package ``milvus`` (the [milvus] extra's test dependency) ships Milvus's own
+standalone binary with an embedded etcd and local object storage. It starts in
+about 8 s; the first test that needs it starts it, on free loopback ports, in a
+temp directory, and the session's end stops it. ``$SAME_SAME_TEST_MILVUS=HOST:PORT``
+points the tests at a server that is already running instead (one Milvus
+standalone per machine: it locks /run/milvus/standalone.pid).
+
+Each test gets its own *scope* of namespaces (``?scope=`` in the store URL), so
+tests share the server's collections and never see each other's records, and
+its namespaces are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SERVER_ENV = "SAME_SAME_TEST_MILVUS"
+PREFIX = "same_same_test"
+_server: object | None = None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(address: str, timeout: float = 120) -> None:
+    from pymilvus import MilvusClient
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            MilvusClient(uri=f"http://{address}", timeout=5).close()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def milvus_address() -> Iterator[str]:
+    """``HOST:PORT`` of a running Milvus server (started here unless the env names one)."""
+    pytest.importorskip("pymilvus", reason="needs the [milvus] extra")
+    given = os.environ.get(SERVER_ENV, "").strip()
+    if given:
+        _wait_ready(given)
+        yield given
+        return
+    milvus = pytest.importorskip("milvus", reason="needs the milvus server package (test extra)")
+    base = Path(tempfile.mkdtemp(prefix="same-same-milvus-"))
+    server = milvus.MilvusServer()
+    server.set_base_dir(str(base))
+    server.listen_port = _free_port()
+    # Strong reads wait for the next time tick: 20 ms instead of 200 ms keeps the suite
+    # quick. Correctness does not depend on it (the tests pass at 200 ms, only slower).
+    server.config.set("proxy.timeTickInterval", 20)
+    server.config.set("dataNode.dataSync.skipMode.enable", "false")
+    server.start()
+    address = f"127.0.0.1:{server.listen_port}"
+    try:
+        _wait_ready(address)
+        yield address
+    finally:
+        server.stop()
+        with contextlib.suppress(OSError):
+            import shutil
+
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def milvus_spec(address: str, key: object, **options: str | int) -> str:
+    """A store URL on ``address`` whose namespaces no other ``key`` sees."""
+    scope = hashlib.sha256(str(key).encode()).hexdigest()[:16]
+    settings = {"prefix": PREFIX, "scope": scope, **options}
+    query = "&".join(f"{name}={value}" for name, value in settings.items())
+    return f"milvus://{address}/?{query}"
+
+
+def drop_scope(spec: str) -> None:
+    """Delete every namespace of ``spec``'s scope (a test's leftovers)."""
+    from same_same.storage import open_store
+
+    with open_store(Path(tempfile.gettempdir()), spec) as store:
+        for info in store.list_namespaces():
+            store.delete_namespace(info.name)
+
+
+__all__ = ["SERVER_ENV", "drop_scope", "milvus_address", "milvus_spec"]
