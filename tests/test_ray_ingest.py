@@ -245,3 +245,22 @@ def test_addresses_and_sources_are_told_apart() -> None:
     assert not any(map(looks_like_cluster_address, ["images:./photos", "demo", "a.csv",
                                                     "image-list:files.txt", "images:6379x",
                                                     "images:2024"]))
+
+
+# -- the benchmark, tiny -------------------------------------------------------------
+
+
+def test_bench_ingest_ray_tiny_run(tmp_path: Path) -> None:
+    config, weights = tiny_model_paths()
+    out = tmp_path / "ingest_ray.json"
+    bench = Path(__file__).resolve().parents[1] / "bench" / "ingest_ray.py"
+    done = subprocess.run(
+        [sys.executable, str(bench), "--count", "4", "--size", "64x48", "--batch-size", "2",
+         "--model-config", str(config), "--weights", str(weights),
+         f"--work-dir={tmp_path / 'work'}", f"--out={out}"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["local"]["stored"] == report["ray"]["stored"] == 4
+    assert "ray / local:" in done.stdout and report["machine"]["cores"]
