@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from same_same.storage import STORE_ENV
+
 SERVER_ENV = "SAME_SAME_TEST_MILVUS"
 PREFIX = "same_same_test"
 _server: object | None = None
@@ -89,6 +91,17 @@ def milvus_spec(address: str, key: object, **options: str | int) -> str:
     return f"milvus://{address}/?{query}"
 
 
+def rescoped(env: dict[str, str], key: object) -> dict[str, str]:
+    """``env`` with a Milvus ``$SAME_SAME_STORE`` moved to a scope of ``key``'s own: the
+    Milvus side of "a store of its own" (the embedded store's is a fresh data dir)."""
+    spec = env.get(STORE_ENV, "")
+    if not spec.startswith("milvus"):
+        return env
+    from urllib.parse import urlsplit
+
+    return {**env, STORE_ENV: milvus_spec(urlsplit(spec).netloc, key)}
+
+
 def drop_scope(spec: str) -> None:
     """Delete every namespace of ``spec``'s scope (a test's leftovers)."""
     from same_same.storage import open_store
@@ -98,4 +111,44 @@ def drop_scope(spec: str) -> None:
             store.delete_namespace(info.name)
 
 
-__all__ = ["SERVER_ENV", "drop_scope", "milvus_address", "milvus_spec"]
+
+
+@contextlib.contextmanager
+def _store_env(request: pytest.FixtureRequest, key: object) -> Iterator[str]:
+    with pytest.MonkeyPatch.context() as patch:
+        if request.param == "sqlite":
+            patch.delenv(STORE_ENV, raising=False)
+            yield "sqlite"
+            return
+        spec = milvus_spec(request.getfixturevalue("milvus_address"), key)
+        patch.setenv(STORE_ENV, spec)
+        try:
+            yield spec
+        finally:
+            drop_scope(spec)
+
+
+@pytest.fixture(params=["sqlite", "milvus"])
+def every_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Run a test once per store: ``$SAME_SAME_STORE`` names it, so the CLI, the server
+    and child processes all open it (Milvus: a scope of the test's own)."""
+    with _store_env(request, tmp_path) as spec:
+        yield spec
+
+
+@pytest.fixture(scope="module", params=["sqlite", "milvus"])
+def every_store_for_module(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``every_store`` for module-scoped fixtures: one scope per module and store."""
+    with _store_env(request, f"{request.module.__name__}-{time.time_ns()}") as spec:
+        yield spec
+
+
+__all__ = [
+    "SERVER_ENV",
+    "drop_scope",
+    "every_store",
+    "every_store_for_module",
+    "milvus_address",
+    "milvus_spec",
+    "rescoped",
+]

@@ -27,6 +27,9 @@ QUOTES = [
 ]
 
 
+# every test runs on the embedded store and on Milvus (milvus_fixtures.every_store)
+pytestmark = pytest.mark.usefixtures("every_store")
+
 def make_client(tmp_path: Path, **settings: Any) -> TestClient:
     app = create_app(ServerSettings(data_dir=tmp_path, max_body_bytes=MAX_BODY, **settings))
     return TestClient(app, raise_server_exceptions=False)

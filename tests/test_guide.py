@@ -26,6 +26,7 @@ from same_same.synthetic import generate_scenes
 pytest.importorskip("open_clip", reason="the [clip] extra is not installed")
 
 from conftest import run_cli  # noqa: E402
+from milvus_fixtures import rescoped  # noqa: E402
 from same_same.embedders.clip import tiny_model_paths  # noqa: E402
 from server_fixtures import running_server  # noqa: E402
 
@@ -56,6 +57,9 @@ FOLDERS = (
     "home/Pictures/p2.jpg",
 )
 
+
+# every test runs on the embedded store and on Milvus (milvus_fixtures.every_store)
+pytestmark = pytest.mark.usefixtures("every_store")
 
 def guide_blocks() -> list[list[str]]:
     """The guide's ```bash blocks as lists of commands (continuations joined, comments cut)."""
@@ -103,13 +107,14 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def environment(workdir: Path, data_dir: Path) -> dict[str, str]:
-    return dict(
+    env = dict(
         os.environ,
         SAME_SAME_DATA_DIR=str(data_dir),
         SAME_SAME_MODELS_DIR=str(workdir / "models"),
         HOME=str(workdir / "home"),
         HF_HUB_OFFLINE="1",
     )
+    return rescoped(env, data_dir)
 
 
 def run_same_same(
@@ -154,16 +159,16 @@ def run_block(block: list[str], data_dir: Path, workdir: Path, scratch: Path) ->
     curls = [c for c in block if c.startswith("curl ")]
     if not curls:
         return
-    from same_same.storage import open_store
+    from same_same.storage import STORE_ENV, open_store
 
-    with open_store(data_dir) as store:
+    with open_store(data_dir, env.get(STORE_ENV)) as store:
         vector: list[float] = []
         for info in store.list_namespaces():
             for record in store.list_records(info.name, with_vectors=True):
                 if record.metadata.get("type") == "image":
                     vector = [float(x) for x in record.vector]
                     break
-    with running_server(data_dir, env={"SAME_SAME_MODELS_DIR": str(workdir / "models")}) as base:
+    with running_server(data_dir, env=env) as base:
         for command in curls:
             body = run_curl(command, base, workdir, env, vector)
             assert body["results"], command
@@ -196,9 +201,9 @@ def test_example_results_match_the_guide(workdir: Path, tmp_path: Path) -> None:
         "same-same ingest -e clip -n photos image-list:./images.txt", workdir, env
     )
     assert listed.returncode == 0, listed.stderr
-    from same_same.storage import open_store
+    from same_same.storage import STORE_ENV, open_store
 
-    with open_store(tmp_path / "store") as store:
+    with open_store(tmp_path / "store", env.get(STORE_ENV)) as store:
         by_name = {r.metadata["path"]: r.metadata for r in store.list_records("photos")}
         [default] = [
             r.metadata

@@ -13,7 +13,13 @@ from ..ingest import IngestOptions, Progress, run_ingest
 from ..ingest.ray_options import EmbedderRecipe, RayOptions
 from ..sources import SourceOptions, open_source
 from ..storage import open_store
-from .options import BooleanValueCommand, data_dir_option, json_option, namespace_option
+from .options import (
+    BooleanValueCommand,
+    data_dir_option,
+    json_option,
+    namespace_option,
+    store_option,
+)
 from .ray_option import normalize_ray_flag
 
 EMBEDDER_ENV = "SAME_SAME_EMBEDDER"
@@ -46,6 +52,7 @@ def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
 )
 @namespace_option()
 @data_dir_option
+@store_option
 @click.option(
     "--batch-size",
     type=click.IntRange(1, 4096),
@@ -121,6 +128,7 @@ def ingest_command(
     embedder: str,
     namespace: str,
     data_dir: str | None,
+    store_spec: str | None,
     batch_size: int | None,
     sample: int | None,
     dry_run: bool,
@@ -190,7 +198,7 @@ def ingest_command(
     progress = Progress(
         unit="images" if opened.modality == "image" else "records", enabled=not quiet
     )
-    with open_store(store_dir) as store:
+    with open_store(store_dir, store_spec) as store:
         report = run_ingest(store, model, opened, options, progress)
     for line in report.summary_lines():
         click.echo(line, err=True)

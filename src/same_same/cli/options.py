@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from ..config import DATA_DIR_ENV, DEFAULT_NAMESPACE
+from ..storage import STORE_ENV
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,6 +60,18 @@ def data_dir_option(func: F) -> F:
         type=click.Path(file_okay=False),
         default=None,
         help=f"Store directory [env {DATA_DIR_ENV}; default ~/.local/share/same-same].",
+    )(func)
+
+
+def store_option(func: F) -> F:
+    return click.option(
+        "--store",
+        "store_spec",
+        envvar=STORE_ENV,
+        default=None,
+        metavar="SPEC",
+        help="Where vectors live: sqlite (the embedded store in --data-dir, the default) or "
+        f"milvus://HOST:PORT, milvus+tls://[USER:PASSWORD@]HOST:PORT[/DB] [env {STORE_ENV}].",
     )(func)
 
 

@@ -13,7 +13,7 @@ from ..embedders import EmbedderOptions
 from ..errors import InvalidInputError
 from ..records import Match
 from ..storage import open_store
-from .options import data_dir_option, json_option, namespace_option
+from .options import data_dir_option, json_option, namespace_option, store_option
 
 
 def parse_filters_option(value: str | None) -> dict[str, Any] | None:
@@ -59,6 +59,7 @@ def format_match(rank: int, match: Match) -> str:
     "--filter", "filters", default=None, help='Metadata filters as JSON: {"year": {"gte": 1900}}.'
 )
 @data_dir_option
+@store_option
 @json_option
 def search_command(
     text: str | None,
@@ -68,6 +69,7 @@ def search_command(
     limit: int,
     filters: str | None,
     data_dir: str | None,
+    store_spec: str | None,
     as_json: bool,
 ) -> None:
     """Search the store by TEXT, by --image PATH, or --like ID."""
@@ -78,7 +80,7 @@ def search_command(
         raise click.UsageError("give exactly one of TEXT, --image PATH or --like ID")
     parsed_filters = parse_filters_option(filters)
     store_dir = resolve_data_dir(data_dir)
-    with open_store(store_dir) as store:
+    with open_store(store_dir, store_spec) as store:
         service = SearchService(store, EmbedderOptions(data_dir=store_dir))
         if text:
             result = service.search_text(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..config import API_KEY_ENV, resolve_data_dir
-from .options import data_dir_option
+from .options import data_dir_option, store_option
 
 
 @click.command("serve")
@@ -25,12 +25,18 @@ from .options import data_dir_option
     f"[env {API_KEY_ENV}].",
 )
 @data_dir_option
-def serve_command(addr: str, debug: bool, api_key: str | None, data_dir: str | None) -> None:
+@store_option
+def serve_command(
+    addr: str, debug: bool, api_key: str | None, data_dir: str | None, store_spec: str | None
+) -> None:
     """Serve the REST API (/api/v1/...) and the search page (/)."""
     from ..server import ServerSettings, parse_addr, serve
 
     host, port = parse_addr(addr)
     settings = ServerSettings(
-        data_dir=resolve_data_dir(data_dir), api_key=api_key or None, debug=debug
+        data_dir=resolve_data_dir(data_dir),
+        api_key=api_key or None,
+        debug=debug,
+        store=store_spec,
     )
     serve(settings, host=host, port=port)

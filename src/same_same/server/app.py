@@ -33,7 +33,7 @@ ROUTERS: list[APIRouter] = [
 
 def create_app(settings: ServerSettings) -> FastAPI:
     """Open the store in ``settings.data_dir`` and build the app that serves it."""
-    store = open_store(Path(settings.data_dir), settings.store_kind)
+    store = open_store(Path(settings.data_dir), settings.store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

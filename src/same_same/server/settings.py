@@ -21,7 +21,8 @@ class ServerSettings:
     api_key: str | None = None
     debug: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
-    store_kind: str = "sqlite"
+    store: str | None = None
+    """A store spec (see ``storage.open_store``); None: $SAME_SAME_STORE, else sqlite."""
     embedder_options: EmbedderOptions = field(default_factory=EmbedderOptions)
     query_cache_size: int = DEFAULT_QUERY_CACHE_SIZE
 

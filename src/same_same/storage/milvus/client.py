@@ -9,6 +9,7 @@ when the server is back. Anything else Milvus refuses is a StoreError naming it.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,12 +44,15 @@ def import_pymilvus() -> Any:
 def connect(location: MilvusLocation) -> Any:
     """A MilvusClient for ``location`` (raises StoreUnavailableError when unreachable)."""
     pymilvus = import_pymilvus()
+    # pymilvus logs an ERROR line for every failed call; the typed error says it once
+    for name in ("pymilvus", "pymilvus.milvus_client"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     with translate_errors(location):
         return pymilvus.MilvusClient(
             uri=location.uri,
             token=location.token,
             db_name=location.database,
-            timeout=location.timeout,
+            timeout=min(location.timeout, 5.0),
         )
 
 
@@ -70,7 +74,7 @@ def translate(exc: Exception, location: MilvusLocation) -> Exception:
     if isinstance(exc, (ConnectionError, TimeoutError)) or _sounds_unreachable(exc, reason):
         return StoreUnavailableError(
             f"cannot reach Milvus at {location.display}: {reason}",
-            hint="is the server running? (check the --store URL or $SAME_SAME_STORE)",
+            hint="is Milvus running there? check --store or $SAME_SAME_STORE",
         )
     if isinstance(exc, MilvusException):
         return StoreError(f"Milvus at {location.display} refused the request: {reason}")
