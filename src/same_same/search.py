@@ -91,6 +91,10 @@ class SearchService:
         ``accepts`` says which spaces the query can be compared with; it is not
         applied to an explicitly named namespace (the embedder says what it cannot do).
         """
+        if namespace is not None:  # one lookup, not a listing (a remote store pays per call)
+            found = self.store.find_namespace(namespace)
+            if found is not None:
+                return [found.name], found.space
         infos = self.store.list_namespaces()
         if not infos:
             raise NotFoundError(
@@ -99,9 +103,6 @@ class SearchService:
                 "or add vectors with POST /api/v1/vectors",
             )
         if namespace is not None:
-            for info in infos:
-                if info.name == namespace:
-                    return [info.name], info.space
             raise namespace_not_found(namespace, infos)
         candidates = [info for info in infos if accepts(info.space)]
         # An empty namespace answers nothing, so it never makes a query ambiguous.

@@ -143,7 +143,7 @@ def load(client: Any, name: str, index: Any, location: MilvusLocation) -> None:
         return
     if not client.list_indexes(name, timeout=location.timeout):
         client.create_index(name, index, timeout=location.timeout)
-    client.load_collection(name, timeout=max(location.timeout, 60.0))
+    client.load_collection(name, timeout=max(location.timeout, 60))
 
 
 def _entry(row: dict[str, Any]) -> Entry:

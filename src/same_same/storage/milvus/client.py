@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -42,7 +43,11 @@ def import_pymilvus() -> Any:
 
 
 def connect(location: MilvusLocation) -> Any:
-    """A MilvusClient for ``location`` (raises StoreUnavailableError when unreachable)."""
+    """A MilvusClient of its own for ``location`` (StoreUnavailableError when unreachable).
+
+    pymilvus shares one connection among the clients of a URI unless each names its
+    own alias; with a shared one, closing one store would close every other store's.
+    """
     pymilvus = import_pymilvus()
     # pymilvus logs an ERROR line for every failed call; the typed error says it once
     for name in ("pymilvus", "pymilvus.milvus_client"):
@@ -52,7 +57,8 @@ def connect(location: MilvusLocation) -> Any:
             uri=location.uri,
             token=location.token,
             db_name=location.database,
-            timeout=min(location.timeout, 5.0),
+            timeout=min(location.timeout, 5),
+            alias=f"same-same-{uuid.uuid4().hex}",
         )
 
 

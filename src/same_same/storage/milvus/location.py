@@ -62,7 +62,8 @@ class MilvusLocation:
     consistency: str = "Strong"
     scan_max: int = 1000
     """Searches over at most this many records score them all exactly, in the client."""
-    timeout: float = 10.0
+    timeout: int = 10
+    """Seconds per call, retries included (an int: pymilvus ignores a float's limit)."""
 
     @property
     def uri(self) -> str:
@@ -146,7 +147,7 @@ def _with_options(location: MilvusLocation, options: dict[str, str], text: str) 
         search_params=search,
         consistency=consistency,
         scan_max=scan_max,
-        timeout=float(timeout),
+        timeout=timeout,
     )
 
 

@@ -40,6 +40,8 @@ from .location import MilvusLocation
 
 MAX_TOPK = 16_384
 PAGE = 4_096
+EXACT_CANDIDATES = 20_000
+"""A short page from the index is made whole by a scan when at most this many match."""
 _TIE_TOLERANCE = 1e-5
 
 
@@ -93,7 +95,9 @@ def ann(client: Any, location: MilvusLocation, plan: Plan) -> list[Match]:
         )[0]
         rows = [dict(hit["entity"], key=hit["id"]) for hit in raw]
         hits = _best(_score(plan, rows), plan.limit)
-        if len(raw) < wanted:  # Milvus had no more candidates
+        if len(raw) < wanted:  # Milvus found no more candidates; did its index miss some?
+            if len(hits) < plan.limit and _missed(client, location, plan, expression, len(raw)):
+                return scan(client, location, plan)
             return _matches(_with_zero_vectors(client, location, plan, expression, hits))
         lowest = min(float(hit["distance"]) for hit in raw)
         if len(hits) >= plan.limit and lowest < hits[-1].score - _TIE_TOLERANCE:
@@ -136,6 +140,25 @@ def scan(client: Any, location: MilvusLocation, plan: Plan) -> list[Match]:
     )
     by_key = {row[KEY]: row for row in stored}
     return _matches([hit for hit in best if hit.key in by_key], by_key)
+
+
+def _missed(
+    client: Any, location: MilvusLocation, plan: Plan, expression: str, found: int
+) -> bool:
+    """True when more records match than the index returned, and few enough to scan.
+
+    An approximate index searched with a selective filter may stop short (Milvus's
+    interim index on growing segments probes a few clusters only), and a short page
+    must mean that no more records match."""
+    rows = client.query(
+        plan.collection,
+        filter=expression,
+        output_fields=["count(*)"],
+        consistency_level=location.consistency,
+        timeout=location.timeout,
+    )
+    matching = int(rows[0]["count(*)"]) if rows else 0
+    return found < matching <= EXACT_CANDIDATES
 
 
 def _with_zero_vectors(

@@ -20,6 +20,7 @@ another process writes to it may keep that process's last batch.
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -61,6 +62,7 @@ from .location import MilvusLocation, parse_milvus_url
 from .search import PAGE, Plan, ann, scan
 
 _CHUNK = 1_000
+_SIZE_TTL = 5.0
 
 
 class MilvusStore(VectorStore):
@@ -74,7 +76,9 @@ class MilvusStore(VectorStore):
         self._client = connect(location)
         self._ready: set[str] = set()
         self._always_scan = not IndexSettings.from_env().enabled
-        self._pool = concurrent.futures.ThreadPoolExecutor(2, "same-same-milvus")
+        self._pool = concurrent.futures.ThreadPoolExecutor(8, "same-same-milvus")
+        self._sizes: dict[str, tuple[float, int]] = {}
+        """uid -> (when, count): how big a namespace was lately, to choose scan or index."""
         with self._errors():
             self._catalog = Catalog(self._client, self._pymilvus, location)
 
@@ -100,7 +104,8 @@ class MilvusStore(VectorStore):
 
     def list_namespaces(self) -> list[NamespaceInfo]:
         with self._errors():
-            return [self._info(entry) for entry in self._catalog.all()]
+            entries = self._catalog.all()
+            return list(self._pool.map(self._info, entries))  # counts in parallel
 
     def delete_namespace(self, name: str) -> None:
         with self._errors():
@@ -300,8 +305,13 @@ class MilvusStore(VectorStore):
         if budget == 0:
             return False
         total = 0
+        now = time.monotonic()
         for entry in entries:
-            total += self._count(entry)
+            when, size = self._sizes.get(entry.uid, (0.0, 0))
+            if now - when > _SIZE_TTL:  # only the choice of path rides on a stale count
+                size = self._count(entry)
+                self._sizes[entry.uid] = (now, size)
+            total += size
             if total > budget:
                 return False
         return True
