@@ -37,6 +37,7 @@ from image_fixtures import (
 pytestmark = pytest.mark.clip
 
 from clip_fixtures import tiny_model_paths  # noqa: E402  (skips without the [clip] extra)
+from milvus_fixtures import drop_scope, milvus_spec  # noqa: E402
 from same_same.embedders import ImageEmbedderBase, normalized_rows  # noqa: E402
 from same_same.embedders.clip import CLIPEmbedder  # noqa: E402
 from same_same.embedders.clip.preprocess import PreprocessConfig  # noqa: E402
@@ -89,10 +90,17 @@ def clip(embedder: CountingCLIPEmbedder) -> CountingCLIPEmbedder:
     return embedder
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[VectorStore]:
-    with open_store(tmp_path / "store") as opened:
+@pytest.fixture(params=["sqlite", "milvus"])
+def store(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[VectorStore]:
+    """Each test that takes ``store`` runs on the embedded store and on Milvus (a scope of
+    its own on the session's server): skipping, reuse, moves and pruning alike."""
+    spec = None
+    if request.param == "milvus":
+        spec = milvus_spec(request.getfixturevalue("milvus_address"), tmp_path)
+    with open_store(tmp_path / "store", spec) as opened:
         yield opened
+    if spec is not None:
+        drop_scope(spec)
 
 
 def ingest(

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.clip
 from clip_fixtures import real_photo_paths, tiny_model_paths  # noqa: E402
 from conftest import run_cli  # noqa: E402
 from image_fixtures import halves, save_image  # noqa: E402
+from milvus_fixtures import drop_scope, milvus_spec  # noqa: E402
 from same_same.cli.ray_option import looks_like_cluster_address, normalize_ray_flag  # noqa: E402
 from same_same.errors import MissingDependencyError  # noqa: E402
 from same_same.records import Record  # noqa: E402
@@ -112,6 +113,30 @@ def test_ray_and_local_store_the_same_records(ray_cluster: None, tmp_path: Path)
         assert record.metadata == twin.metadata
         assert record.content_hash == twin.content_hash
         assert float(np.dot(record.vector, twin.vector)) >= 0.9999
+
+
+def test_ray_into_milvus_stores_what_a_local_ingest_stores(
+    ray_cluster: None, tmp_path: Path, milvus_address: str
+) -> None:
+    folder = tmp_path / "pics"
+    make_images(folder, 5)
+    spec = milvus_spec(milvus_address, tmp_path)
+    try:
+        local, _ = ingest(tmp_path / "local", f"images:{folder}")
+        on_ray, _ = ingest(tmp_path / "ray", "--store", spec, "--ray", f"images:{folder}")
+        assert on_ray["stored"] == local["stored"] == 5
+        with open_store(tmp_path / "ray", spec) as store:
+            listed = store.list_records(NS, limit=100, with_vectors=True)
+        got = {record.id: record for record in listed}
+        expected = records(tmp_path / "local")
+        assert sorted(got) == sorted(expected)
+        for record_id, record in got.items():
+            assert record.metadata == expected[record_id].metadata
+            assert float(np.dot(record.vector, expected[record_id].vector)) >= 0.9999
+        again, _ = ingest(tmp_path / "ray", "--store", spec, "--ray", f"images:{folder}")
+        assert (again["unchanged"], again["stored"]) == (5, 0)  # nothing re-embedded
+    finally:
+        drop_scope(spec)
 
 
 # -- incremental rules -------------------------------------------------------------

@@ -9,6 +9,7 @@ results show is checked against the scenes' known attributes.
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from browser_fixtures import (
     wait_for_thumbnails,
 )
 from conftest import ARTIFACTS, run_cli
+from milvus_fixtures import every_store_for_module, rescoped  # noqa: F401 - a fixture
 from same_same.synthetic import draw_scene, write_image_folder
 from server_fixtures import running_server
 
@@ -65,7 +67,9 @@ def planted_scene(kind: str, index: int, rng: np.random.Generator) -> Any:
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
+def library(tmp_path_factory: pytest.TempPathFactory, every_store_for_module: str) -> Library:  # noqa: F811
+    """The pictures, ingested into the embedded store, then (a second round of every test)
+    into Milvus: ``every_store_for_module`` sets $SAME_SAME_STORE for the CLI and server."""
     pytest.importorskip("torch", reason="needs the [clip] extra")
     pytest.importorskip("open_clip", reason="needs the [clip] extra")
     from same_same.embedders.clip import tiny_model_paths
@@ -262,11 +266,15 @@ def test_texts_and_images_of_one_space_are_searched_together(
     pictures.mkdir()
     for name in sorted(library.attributes)[:6]:
         (pictures / name).write_bytes((library.folder / name).read_bytes())
+    own = rescoped(dict(os.environ), data_dir)  # a store of its own, on Milvus too
     for spec, namespace in [(f"images:{pictures}", "pictures"), ("demo", "quotes")]:
-        done = run_cli("ingest", *clip, "-n", namespace, spec, data_dir=data_dir)
+        done = run_cli("ingest", *clip, "-n", namespace, spec, data_dir=data_dir, env=own)
         assert done.returncode == 0, done.stderr
 
-    with running_server(data_dir) as base_url, open_page(browser, base_url) as (page, errors):
+    with (
+        running_server(data_dir, env=own) as base_url,
+        open_page(browser, base_url) as (page, errors),
+    ):
         options = page.locator("#namespace option").all_inner_texts()
         assert options[0].startswith("All (") and len(options) == 3, options
         assert page.input_value("#namespace") == ""
@@ -331,8 +339,11 @@ def test_api_key_is_asked_for_and_kept(
             assert errors.exceptions == []
 
 
-def test_empty_store_explains_how_to_ingest(browser: Any, tmp_path: Path) -> None:  # noqa: F811
-    with running_server(tmp_path / "empty") as base_url:
+def test_empty_store_explains_how_to_ingest(
+    browser: Any, library: Library, tmp_path: Path  # noqa: F811
+) -> None:
+    own = rescoped(dict(os.environ), tmp_path)  # an empty store, on Milvus too
+    with running_server(tmp_path / "empty", env=own) as base_url:
         with open_page(browser, base_url) as (page, errors):
             empty = page.locator("#empty-state")
             assert empty.is_visible()
