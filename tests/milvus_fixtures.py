@@ -28,6 +28,7 @@ import pytest
 from same_same.storage import STORE_ENV
 
 SERVER_ENV = "SAME_SAME_TEST_MILVUS"
+BASE_PREFIX = "same-same-milvus-"
 PREFIX = "same_same_test"
 _server: object | None = None
 
@@ -52,6 +53,19 @@ def _wait_ready(address: str, timeout: float = 120) -> None:
             time.sleep(0.5)
 
 
+def _stop_stale_servers() -> None:
+    """Kill Milvus servers a killed test run left behind (their binary lives in a base dir
+    of ours): one would hold the machine's Milvus lock and this run's could not start."""
+    import signal
+
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            binary = command[0].decode(errors="replace")
+            if f"/{BASE_PREFIX}" in binary and binary.endswith("/bin/milvus"):
+                os.kill(int(proc.name), signal.SIGKILL)
+
+
 @pytest.fixture(scope="session")
 def milvus_address() -> Iterator[str]:
     """``HOST:PORT`` of a running Milvus server (started here unless the env names one)."""
@@ -62,7 +76,8 @@ def milvus_address() -> Iterator[str]:
         yield given
         return
     milvus = pytest.importorskip("milvus", reason="needs the milvus server package (test extra)")
-    base = Path(tempfile.mkdtemp(prefix="same-same-milvus-"))
+    _stop_stale_servers()
+    base = Path(tempfile.mkdtemp(prefix=BASE_PREFIX))
     server = milvus.MilvusServer()
     server.set_base_dir(str(base))
     server.listen_port = _free_port()
