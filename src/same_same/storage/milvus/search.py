@@ -37,9 +37,9 @@ from .layout import (
     record_key,
 )
 from .location import MilvusLocation
+from .reads import PAGE, count, query
 
 MAX_TOPK = 16_384
-PAGE = 4_096
 EXACT_CANDIDATES = 20_000
 """A short page from the index is made whole by a scan when at most this many match."""
 _TIE_TOLERANCE = 1e-5
@@ -116,14 +116,7 @@ def scan(client: Any, location: MilvusLocation, plan: Plan) -> list[Match]:
     after: str | None = None
     while True:
         cursor = f"{KEY} > {literal(after)}" if after is not None else ""
-        rows = client.query(
-            plan.collection,
-            filter=combine(expression, cursor),
-            output_fields=fields,
-            limit=PAGE,
-            consistency_level=location.consistency,
-            timeout=location.timeout,
-        )
+        rows = query(client, location, plan.collection, combine(expression, cursor), fields)
         if rows:
             best = _best(best + _score(plan, rows), plan.limit)
             after = max(row[KEY] for row in rows)
@@ -131,34 +124,19 @@ def scan(client: Any, location: MilvusLocation, plan: Plan) -> list[Match]:
             break
     if not best:
         return []
-    stored = client.query(
-        plan.collection,
-        filter=in_list(KEY, [hit.key for hit in best]),
-        output_fields=[KEY, TEXT, METADATA],
-        consistency_level=location.consistency,
-        timeout=location.timeout,
-    )
+    keys = in_list(KEY, [hit.key for hit in best])
+    stored = query(client, location, plan.collection, keys, [KEY, TEXT, METADATA])
     by_key = {row[KEY]: row for row in stored}
     return _matches([hit for hit in best if hit.key in by_key], by_key)
 
 
-def _missed(
-    client: Any, location: MilvusLocation, plan: Plan, expression: str, found: int
-) -> bool:
+def _missed(client: Any, location: MilvusLocation, plan: Plan, expression: str, found: int) -> bool:
     """True when more records match than the index returned, and few enough to scan.
 
     An approximate index searched with a selective filter may stop short (Milvus's
     interim index on growing segments probes a few clusters only), and a short page
     must mean that no more records match."""
-    rows = client.query(
-        plan.collection,
-        filter=expression,
-        output_fields=["count(*)"],
-        consistency_level=location.consistency,
-        timeout=location.timeout,
-    )
-    matching = int(rows[0]["count(*)"]) if rows else 0
-    return found < matching <= EXACT_CANDIDATES
+    return found < count(client, location, plan.collection, expression) <= EXACT_CANDIDATES
 
 
 def _with_zero_vectors(
@@ -168,14 +146,10 @@ def _with_zero_vectors(
     belong in the answer when it is short or ends below 0."""
     if len(hits) == plan.limit and hits[-1].score >= 0.0:
         return hits
-    rows = client.query(
-        plan.collection,
-        filter=combine(expression, f"{NORM} == 0"),
-        output_fields=[ID, NS, TEXT, METADATA, VECTOR],
-        limit=min(MAX_TOPK, plan.limit + len(plan.excluded)),
-        consistency_level=location.consistency,
-        timeout=location.timeout,
-    )
+    zeros = combine(expression, f"{NORM} == 0")
+    fields = [ID, NS, TEXT, METADATA, VECTOR]
+    limit = min(MAX_TOPK, plan.limit + len(plan.excluded))
+    rows = query(client, location, plan.collection, zeros, fields, limit)
     seen = {hit.key for hit in hits}
     extra = [hit for hit in _score(plan, rows) if hit.key not in seen]
     return _best(hits + extra, plan.limit)

@@ -40,6 +40,7 @@ from ..checks import (
     check_space,
 )
 from ..index_settings import IndexSettings
+from . import reads
 from .catalog import Catalog, Entry, create_collection, load
 from .client import connect, import_pymilvus, translate_errors
 from .layout import (
@@ -59,7 +60,7 @@ from .layout import (
     record_row,
 )
 from .location import MilvusLocation, parse_milvus_url
-from .search import PAGE, Plan, ann, scan
+from .search import Plan, ann, scan
 
 _CHUNK = 1_000
 _SIZE_TTL = 5.0
@@ -98,9 +99,18 @@ class MilvusStore(VectorStore):
         return NamespaceInfo(name=name, space=space, count=0)
 
     def find_namespace(self, name: str) -> NamespaceInfo | None:
+        """One round trip when the namespace was seen before: its count is asked for while
+        the catalog confirms it (each read waits for a time tick at Strong)."""
         with self._errors():
+            seen = self._catalog.remembered([name])
+            counting = self._pool.submit(self._count, seen[name]) if seen else None
             entry = self._catalog.find(name)
-            return None if entry is None else self._info(entry)
+            count = counting.result() if counting is not None else None
+            if entry is None:
+                return None
+            if seen is None or seen[name] != entry or count is None:
+                count = self._count(entry)
+            return NamespaceInfo(name=entry.name, space=entry.space, count=count)
 
     def list_namespaces(self) -> list[NamespaceInfo]:
         with self._errors():
@@ -332,39 +342,16 @@ class MilvusStore(VectorStore):
         return NamespaceInfo(name=entry.name, space=entry.space, count=self._count(entry))
 
     def _count(self, entry: Entry) -> int:
-        rows = self._query(
-            self._collection(entry), f"{NS} == {literal(entry.uid)}", ["count(*)"], limit=None
+        return reads.count(
+            self._client, self.location, self._collection(entry), f"{NS} == {literal(entry.uid)}"
         )
-        return int(rows[0]["count(*)"]) if rows else 0
 
-    def _query(
-        self, collection: str, expression: str, fields: list[str], limit: int | None = PAGE
-    ) -> list[dict[str, Any]]:
-        kwargs: dict[str, Any] = {} if limit is None else {"limit": limit}
-        rows: list[dict[str, Any]] = self._client.query(
-            collection,
-            filter=expression,
-            output_fields=fields,
-            consistency_level=self.location.consistency,
-            timeout=self.location.timeout,
-            **kwargs,
-        )
-        return rows
+    def _query(self, collection: str, expression: str, fields: list[str]) -> list[dict[str, Any]]:
+        return reads.query(self._client, self.location, collection, expression, fields)
 
     def _pages(self, entry: Entry, fields: list[str]) -> Iterator[list[dict[str, Any]]]:
-        """Every row of ``entry``'s namespace, in key order, a page at a time."""
         collection = self._collection(entry)
-        after: str | None = None
-        scope = f"{NS} == {literal(entry.uid)}"
-        wanted = fields if KEY in fields else [KEY, *fields]
-        while True:
-            expression = scope if after is None else f"{scope} and {KEY} > {literal(after)}"
-            page = sorted(self._query(collection, expression, wanted), key=lambda r: r[KEY])
-            if page:
-                yield page
-                after = page[-1][KEY]
-            if len(page) < PAGE:
-                return
+        return reads.pages(self._client, self.location, collection, entry.uid, fields)
 
     def _scan_metadata(self, entry: Entry) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
         pages = self._pages(entry, [ID, HASH, METADATA])

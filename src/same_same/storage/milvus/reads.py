@@ -1,0 +1,62 @@
+"""Reads at the store's consistency level: one query, a count, every row page by page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .layout import KEY, NS, literal
+from .location import MilvusLocation
+
+PAGE = 4_096
+"""Rows per query page (Milvus caps a query's offset + limit at 16,384)."""
+
+
+def query(
+    client: Any,
+    location: MilvusLocation,
+    collection: str,
+    expression: str,
+    fields: list[str],
+    limit: int | None = PAGE,
+) -> list[dict[str, Any]]:
+    """Rows of ``collection`` where ``expression`` holds (``limit=None``: no limit, as a
+    ``count(*)`` needs)."""
+    kwargs: dict[str, Any] = {} if limit is None else {"limit": limit}
+    rows: list[dict[str, Any]] = client.query(
+        collection,
+        filter=expression,
+        output_fields=fields,
+        consistency_level=location.consistency,
+        timeout=location.timeout,
+        **kwargs,
+    )
+    return rows
+
+
+def count(client: Any, location: MilvusLocation, collection: str, expression: str) -> int:
+    rows = query(client, location, collection, expression, ["count(*)"], limit=None)
+    return int(rows[0]["count(*)"]) if rows else 0
+
+
+def pages(
+    client: Any, location: MilvusLocation, collection: str, uid: str, fields: list[str]
+) -> Iterator[list[dict[str, Any]]]:
+    """Every row of namespace ``uid``, in key order, a page at a time (Milvus returns a
+    limited query's rows in primary-key order; each page continues after the last)."""
+    after: str | None = None
+    scope = f"{NS} == {literal(uid)}"
+    wanted = fields if KEY in fields else [KEY, *fields]
+    while True:
+        expression = scope if after is None else f"{scope} and {KEY} > {literal(after)}"
+        page = sorted(
+            query(client, location, collection, expression, wanted), key=lambda row: row[KEY]
+        )
+        if page:
+            yield page
+            after = page[-1][KEY]
+        if len(page) < PAGE:
+            return
+
+
+__all__ = ["PAGE", "count", "pages", "query"]
