@@ -28,6 +28,7 @@ from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -65,6 +66,8 @@ from .scheduling import (
     workers_for,
 )
 
+RunT = TypeVar("RunT", bound="ImageRun")
+
 
 @dataclass
 class ImageRun:
@@ -88,6 +91,30 @@ class ImageRun:
         for record_id, before in self.stored.items():
             if before.sha256:
                 self.by_hash.setdefault(before.sha256, []).append(record_id)
+
+    @classmethod
+    def begin(
+        cls: type[RunT],
+        store: VectorStore,
+        embedder: ImageEmbedder,
+        source: Source,
+        options: IngestOptions,
+        progress: Progress,
+    ) -> RunT:
+        """A run of ``source`` into ``options.namespace``, with what the store holds there."""
+        report = IngestReport(source.describe(), options.namespace, options.dry_run, unit="images")
+        target = NamespaceTarget(store, options.namespace, embedder.space)
+        stored = load_stored(store, options.namespace) if target.exists else {}
+        return cls(
+            target,
+            source,
+            options,
+            choose_batch_size(options.batch_size, embedder),
+            ItemLog(report, progress, options.verbose),
+            ModelInput.for_embedder(embedder),
+            stored=stored,
+            known_hashes={s.sha256 for s in stored.values() if s.sha256},
+        )
 
     @property
     def report(self) -> IngestReport:
@@ -276,20 +303,9 @@ def ingest_images(
     embed as a real run would (finding bad files and model problems), write nothing.
     """
     progress = progress or Progress(enabled=False)
-    report = IngestReport(source.describe(), options.namespace, options.dry_run, unit="images")
     started = time.monotonic()
-    target = NamespaceTarget(store, options.namespace, embedder.space)
-    stored = load_stored(store, options.namespace) if target.exists else {}
-    run = ImageRun(
-        target,
-        source,
-        options,
-        choose_batch_size(options.batch_size, embedder),
-        ItemLog(report, progress, options.verbose),
-        ModelInput.for_embedder(embedder),
-        stored=stored,
-        known_hashes={s.sha256 for s in stored.values() if s.sha256},
-    )
+    run = ImageRun.begin(store, embedder, source, options, progress)
+    report = run.report
 
     items: Iterable[SourceItem | BadItem] = source.items()
     counter = None

@@ -32,10 +32,9 @@ from ..errors import SameSameError
 from ..sources import BadItem, Source, SourceItem
 from ..storage import VectorStore
 from .batching import sample_stream
-from .common import ItemLog, NamespaceTarget, choose_batch_size, unusable_rows
-from .image_plan import Job, Outcome, Ready, Skip, load_stored
+from .common import unusable_rows
+from .image_plan import Job, Outcome, Ready, Skip
 from .images import ImageRun
-from .model_input import ModelInput
 from .options import IngestOptions
 from .progress import Progress
 from .ray_cluster import (
@@ -112,20 +111,9 @@ def ingest_images_on_ray(
 ) -> IngestReport:
     """Ingest the image files of ``source`` on a Ray cluster; the same report as locally."""
     progress = progress or Progress(enabled=False)
-    report = IngestReport(source.describe(), options.namespace, options.dry_run, unit="images")
     started = time.monotonic()
-    target = NamespaceTarget(store, options.namespace, embedder.space)
-    stored = load_stored(store, options.namespace) if target.exists else {}
-    run = RayRun(
-        target,
-        source,
-        options,
-        choose_batch_size(options.batch_size, embedder),
-        ItemLog(report, progress, options.verbose),
-        ModelInput.for_embedder(embedder),
-        stored=stored,
-        known_hashes={s.sha256 for s in stored.values() if s.sha256},
-    )
+    run = RayRun.begin(store, embedder, source, options, progress)
+    report = run.report
     with connected_cluster(ray_options.address, options.verbose) as ray:
         items: Iterable[SourceItem | BadItem] = source.items()
         if options.sample is not None:
