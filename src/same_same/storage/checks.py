@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidInputError, SpaceMismatchError
+from ..filters import FilterSet, parse_filters
 from ..records import EmbeddingSpace, Record
 
 MAX_NAMESPACE_LENGTH = 200
@@ -146,3 +148,28 @@ def check_count(value: object, what: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise InvalidInputError(f"{what} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+@dataclass(frozen=True)
+class SearchArgs:
+    """A search's arguments, checked: namespaces without repeats, in the order given."""
+
+    names: list[str]
+    limit: int
+    conditions: FilterSet
+    excluded: list[str]
+
+
+def check_search(
+    namespaces: object,
+    limit: object,
+    filters: Mapping[str, Any] | FilterSet | None,
+    exclude_ids: object,
+) -> SearchArgs:
+    """What every store checks before a search (InvalidInputError naming the argument)."""
+    conditions = parse_filters(filters)
+    checked_limit = check_count(limit, "limit", 1)
+    names = list(dict.fromkeys(check_ids(namespaces, "namespaces")))
+    if not names:
+        raise InvalidInputError("search needs at least one namespace")
+    return SearchArgs(names, checked_limit, conditions, check_ids(exclude_ids, "exclude_ids"))

@@ -33,8 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidInputError, RecordNotFoundError, StoreError
-from ..filters import parse_filters
+from ..errors import RecordNotFoundError, StoreError
 from ..records import EmbeddingSpace, Match, NamespaceInfo, Record
 from .base import Filters, VectorStore, namespace_not_found
 from .checks import (
@@ -44,6 +43,7 @@ from .checks import (
     check_namespace_space,
     check_query,
     check_same_space,
+    check_search,
     check_space,
     encode_record,
 )
@@ -252,12 +252,8 @@ class SQLiteStore(VectorStore):
 
         Namespaces the index serves are searched approximately unless ``exact``.
         """
-        conditions = parse_filters(filters)
-        limit = check_count(limit, "limit", 1)
-        names = list(dict.fromkeys(check_ids(namespaces, "namespaces")))
-        if not names:
-            raise InvalidInputError("search needs at least one namespace")
-        excluded = check_ids(exclude_ids, "exclude_ids")
+        args = check_search(namespaces, limit, filters, exclude_ids)
+        names, limit, conditions, excluded = args.names, args.limit, args.conditions, args.excluded
         with self._db.translate_errors(), self._cache.lock, self._db.read() as conn:
             self._refresh(conn)
             missing = [name for name in names if name not in self._cache.namespaces]

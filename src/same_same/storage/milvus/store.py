@@ -26,17 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import InvalidInputError, RecordNotFoundError
-from ...filters import parse_filters
+from ...errors import RecordNotFoundError
 from ...records import EmbeddingSpace, Match, NamespaceInfo, Record
 from ..base import Filters, VectorStore, namespace_not_found
 from ..checks import (
+    SearchArgs,
     check_count,
     check_ids,
     check_namespace_name,
     check_namespace_space,
     check_query,
     check_same_space,
+    check_search,
     check_space,
 )
 from ..index_settings import IndexSettings
@@ -246,23 +247,19 @@ class MilvusStore(VectorStore):
         Exact (a scan) when ``exact`` or when the namespaces hold at most the URL's
         ``scan_max`` records; otherwise through the collection's index.
         """
-        conditions = parse_filters(filters)
-        limit = check_count(limit, "limit", 1)
-        names = list(dict.fromkeys(check_ids(namespaces, "namespaces")))
-        if not names:
-            raise InvalidInputError("search needs at least one namespace")
-        excluded = tuple(check_ids(exclude_ids, "exclude_ids"))
+        args = check_search(namespaces, limit, filters, exclude_ids)
+        names = args.names
         with self._errors():
             remembered = self._catalog.remembered(names)
             if remembered is None:  # first time: the catalog's answer before searching
                 remembered = self._fresh_entries(names)
             checking = self._pool.submit(self._fresh_entries, names)
             try:
-                matches = self._search(remembered, vector, limit, conditions, excluded, exact)
+                matches = self._search(remembered, vector, args, exact)
             finally:
                 fresh = checking.result()
             if fresh != remembered:  # created, deleted or remade meanwhile: search again
-                matches = self._search(fresh, vector, limit, conditions, excluded, exact)
+                matches = self._search(fresh, vector, args, exact)
             return matches
 
     # -- lifecycle ----------------------------------------------------------
@@ -296,16 +293,14 @@ class MilvusStore(VectorStore):
         self,
         entries: dict[str, Entry],
         vector: np.ndarray,
-        limit: int,
-        conditions: Any,
-        excluded: tuple[str, ...],
+        args: SearchArgs,
         exact: bool | None,
     ) -> list[Match]:
         space = check_same_space({name: entry.space for name, entry in entries.items()})
         query = check_query(vector, space)
         collection = self._collection(next(iter(entries.values())))
         uids = {entry.uid: name for name, entry in entries.items()}
-        plan = Plan(collection, uids, query, limit, conditions, excluded)
+        plan = Plan(collection, uids, query, args.limit, args.conditions, tuple(args.excluded))
         if exact or self._always_scan or self._small(list(entries.values())):
             return scan(self._client, self.location, plan)
         return ann(self._client, self.location, plan)
