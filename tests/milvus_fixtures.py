@@ -29,7 +29,8 @@ from same_same.storage import STORE_ENV
 
 SERVER_ENV = "SAME_SAME_TEST_MILVUS"
 BASE_PREFIX = "same-same-milvus-"
-PREFIX = "same_same_test"
+# $SAME_SAME_TEST_MILVUS_PREFIX keeps runs that share one server out of each other's way
+PREFIX = os.environ.get("SAME_SAME_TEST_MILVUS_PREFIX", "same_same_test")
 _server: object | None = None
 
 
