@@ -40,16 +40,23 @@ def composite_on(rgba: Image.Image, background: tuple[int, int, int]) -> Image.I
     return flat
 
 
-def scale_to_8bit(image: Image.Image) -> Image.Image:
-    """A 16-bit, 32-bit or float grey image as 8-bit grey ("L"), keeping its contrast."""
+def scale_to_8bit(image: Image.Image, top: float | None = None) -> Image.Image:
+    """A 16-bit, 32-bit or float grey image as 8-bit grey ("L"), keeping its contrast.
+
+    ``top`` is the value that becomes white; None works it out from ``image``
+    (``full_scale``).
+    """
     values = np.asarray(image).astype(np.float64)
-    if image.mode.startswith("I;16"):
-        top = 65535.0
-    else:
-        # "I" and "F" carry no declared range: assume 8 or 16 bits when the values fit.
-        peak = float(values.max()) if values.size else 0.0
-        top = 1.0 if image.mode == "F" and peak <= 1.0 else 255.0 if peak <= 255 else 65535.0
-        if peak > top:
-            top = peak
+    if top is None:
+        top = full_scale(image.mode, float(values.max()) if values.size else 0.0)
     scaled = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
     return Image.fromarray(scaled)  # 2-D uint8 is mode "L"
+
+
+def full_scale(mode: str, peak: float) -> float:
+    """The value that is white in a wide grey image of ``mode`` whose largest value is ``peak``."""
+    if mode.startswith("I;16"):
+        return 65535.0
+    # "I" and "F" carry no declared range: assume 8 or 16 bits when the values fit.
+    top = 1.0 if mode == "F" and peak <= 1.0 else 255.0 if peak <= 255 else 65535.0
+    return max(top, peak)

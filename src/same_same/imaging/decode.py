@@ -20,7 +20,8 @@ from typing import BinaryIO
 from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .color import convert_to_rgb
-from .errors import ImageDecodeError
+from .errors import ImageDecodeError, TooManyPixelsError
+from .reduce import reduce_factor, reduce_to_rgb
 
 MAX_IMAGE_PIXELS = 12_000 * 12_000
 """Larger images are refused as possible decompression bombs.
@@ -33,6 +34,16 @@ Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 # Pillow only warns between MAX_IMAGE_PIXELS and twice that; an oversized image is an
 # error here, reported once like any other bad file rather than as a stray warning.
 warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+
+REDUCE_ABOVE_PIXELS = 4096 * 4096
+"""Bigger decoded images are shrunk by an integer factor before they become RGB.
+
+Only when the caller says how small the image may get (``min_side``): the shorter
+side stays at least ``2 * min_side``, so a model's own resize still starts from twice
+the pixels it keeps (the idea of Pillow's ``reducing_gap``) and its vector barely
+moves, while a 144-megapixel PNG never has a full-size RGB copy (see ``reduce``).
+Smaller images take the exact path they always took.
+"""
 
 SUPPORTED_FORMATS = ("JPEG", "PNG", "GIF", "BMP", "DIB", "WEBP", "TIFF")
 """Pillow formats ``decode_image`` opens (JPEG includes MPO, the multi-picture JPEG of cameras)."""
@@ -79,6 +90,7 @@ def decode_image(
     *,
     min_side: int | None = None,
     max_side: int | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> DecodedImage:
     """Decode the file at ``path``; see ``decode_image_bytes`` for the options."""
     try:
@@ -86,25 +98,38 @@ def decode_image(
             size = os.fstat(stream.fileno()).st_size
             if size == 0:
                 raise ImageDecodeError("empty file (0 bytes)")
-            return _decode_stream(stream, min_side=min_side, max_side=max_side, size=size)
+            return _decode_stream(
+                stream, min_side=min_side, max_side=max_side, size=size, max_pixels=max_pixels
+            )
     except OSError as exc:
         raise ImageDecodeError(describe_failure(exc)) from exc
 
 
 def decode_image_bytes(
-    data: bytes, *, min_side: int | None = None, max_side: int | None = None
+    data: bytes,
+    *,
+    min_side: int | None = None,
+    max_side: int | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> DecodedImage:
     """Decode an image file's bytes into a ``DecodedImage``.
 
     ``min_side``: decode big JPEGs at a reduced scale (1/2, 1/4 or 1/8, done inside
-    libjpeg, several times faster) while both sides stay at least this long; a model
-    that resizes to N pixels passes N. ``max_side``: shrink the result so its longer
-    side is at most this long (thumbnails). Transparency is flattened onto white,
-    EXIF orientation applied, animations give their first frame.
+    libjpeg, several times faster) while both sides stay at least this long, and
+    shrink other images over ``REDUCE_ABOVE_PIXELS`` while the shorter side stays at
+    least twice this long; a model that resizes to N pixels passes N. ``max_side``:
+    shrink the result so its longer side is at most this long (thumbnails).
+    ``max_pixels``: refuse bigger images (TooManyPixelsError) before decoding them;
+    it cannot raise the decompression-bomb limit ``MAX_IMAGE_PIXELS``. Transparency
+    is flattened onto white, EXIF orientation applied, animations give their first
+    frame.
     """
     if not data:
         raise ImageDecodeError("empty file (0 bytes)")
-    return _decode_stream(io.BytesIO(data), min_side=min_side, max_side=max_side, size=len(data))
+    return _decode_stream(
+        io.BytesIO(data), min_side=min_side, max_side=max_side, size=len(data),
+        max_pixels=max_pixels,
+    )
 
 
 def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
@@ -119,10 +144,15 @@ def read_image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
 
 
 def _decode_stream(
-    stream: BinaryIO, *, min_side: int | None, max_side: int | None, size: int = 0
+    stream: BinaryIO,
+    *,
+    min_side: int | None,
+    max_side: int | None,
+    size: int = 0,
+    max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> DecodedImage:
     try:
-        image = _open_image(stream)
+        image = _open_image(stream, max_pixels)
         full_size = image.size
         target = min_side or max_side
         if image.format in _DRAFT_FORMATS:
@@ -139,9 +169,16 @@ def _decode_stream(
         orientation = _orientation(image)
         width, height = _turn_size(full_size, orientation)
         fmt = image.format or ""
-        if orientation != 1:
-            image = image.transpose(_UPRIGHT[orientation])
-        rgb = convert_to_rgb(image)
+        factor = _reduction(image.size, min_side)
+        if factor > 1:
+            # shrink in the file's own mode first, then turn: nothing full-size is copied
+            rgb = reduce_to_rgb(image, factor)
+            if orientation != 1:
+                rgb = rgb.transpose(_UPRIGHT[orientation])
+        else:
+            if orientation != 1:
+                image = image.transpose(_UPRIGHT[orientation])
+            rgb = convert_to_rgb(image)
     except ImageDecodeError:
         raise
     except Exception as exc:  # noqa: BLE001 - a bad file must never stop the caller
@@ -152,12 +189,29 @@ def _decode_stream(
     return DecodedImage(rgb, width, height, fmt)
 
 
-def _open_image(stream: BinaryIO) -> Image.Image:
-    image = Image.open(stream, formats=SUPPORTED_FORMATS)
+def _reduction(size: tuple[int, int], min_side: int | None) -> int:
+    if not min_side or size[0] * size[1] <= REDUCE_ABOVE_PIXELS:
+        return 1
+    return reduce_factor(size, 2 * min_side)
+
+
+def _open_image(stream: BinaryIO, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    try:
+        image = Image.open(stream, formats=SUPPORTED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise TooManyPixelsError(
+            describe_failure(exc),
+            pixels=int(found.group(1)) if found else None,
+            limit=min(max_pixels, MAX_IMAGE_PIXELS),
+        ) from exc
     # Pillow's own check may be disabled by another library (MAX_IMAGE_PIXELS = None).
+    limit = min(max_pixels, MAX_IMAGE_PIXELS)
     pixels = image.size[0] * image.size[1]
-    if pixels > MAX_IMAGE_PIXELS:
-        raise ImageDecodeError(_describe_too_large(image.size))
+    if pixels > limit:
+        raise TooManyPixelsError(
+            _describe_too_large(image.size, limit), pixels=pixels, limit=limit, size=image.size
+        )
     return image
 
 
@@ -177,11 +231,11 @@ def _turn_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
     return (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
 
 
-def _describe_too_large(size: tuple[int, int]) -> str:
+def _describe_too_large(size: tuple[int, int], limit: int) -> str:
     megapixels = size[0] * size[1] / 1e6
     return (
         f"too many pixels: {size[0]}x{size[1]} ({megapixels:.0f} MP, limit "
-        f"{MAX_IMAGE_PIXELS / 1e6:.0f} MP), possible decompression bomb"
+        f"{limit / 1e6:.0f} MP), possible decompression bomb"
     )
 
 
