@@ -54,10 +54,14 @@ class SearchResult:
 
 
 def decode_image(data: bytes) -> Image.Image:
-    """Bytes of an image file to an upright RGB image (ImageDecodeError, a 400, when bad)."""
-    from .imaging import decode_image_bytes
+    """Bytes of a query image file to an upright RGB image, decoded no bigger than a search needs.
 
-    return decode_image_bytes(bytes(data)).image
+    ImageDecodeError (a 400) when bad; TooManyPixelsError (a 400) past
+    ``imaging.query.QUERY_MAX_PIXELS``, far below what ingest allows.
+    """
+    from .imaging.query import decode_query_image
+
+    return decode_query_image(bytes(data))
 
 
 def _describe_namespaces(infos: Sequence[NamespaceInfo]) -> str:

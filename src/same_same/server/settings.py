@@ -9,6 +9,7 @@ from pathlib import Path
 from ..embedder_cache import DEFAULT_QUERY_CACHE_SIZE
 from ..embedders import EmbedderOptions
 from ..errors import InvalidInputError
+from ..imaging.query import DEFAULT_QUERY_DECODES, QUERY_MAX_PIXELS
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -25,6 +26,10 @@ class ServerSettings:
     """A store spec (see ``storage.open_store``); None: $SAME_SAME_STORE, else sqlite."""
     embedder_options: EmbedderOptions = field(default_factory=EmbedderOptions)
     query_cache_size: int = DEFAULT_QUERY_CACHE_SIZE
+    query_image_max_pixels: int = QUERY_MAX_PIXELS
+    """Bigger query images are refused (400); ingest has its own, higher limit."""
+    query_image_decodes: int = DEFAULT_QUERY_DECODES
+    """How many query images are decoded at once; further requests wait for a turn."""
 
 
 def parse_addr(addr: str) -> tuple[str, int]:

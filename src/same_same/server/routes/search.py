@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
 from ...errors import InvalidInputError
+from ...imaging.query import QueryImageDecoder
 from ...search import DEFAULT_LIMIT, SearchResult, SearchService
 from ...storage import Filters
 from ..dependencies import Searcher
 from ..errors import APIError
 from ..json_body import StrictJSONRoute, json_response, parse_json_body, validate_body
 from ..schemas import ImageSearchRequest, SearchRequest, pick_limit
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 router = APIRouter(prefix="/api/v1/search", tags=["search"], route_class=StrictJSONRoute)
 
@@ -58,7 +63,22 @@ def decode_base64_image(text: str) -> bytes:
     return data
 
 
-def _search_image_json(searcher: SearchService, body: ImageSearchRequest) -> SearchResult:
+def query_image_decoder(request: Request) -> QueryImageDecoder:
+    """The app's one decoder of query images (made on first use from its settings)."""
+    state = request.app.state
+    decoder: QueryImageDecoder | None = getattr(state, "query_image_decoder", None)
+    if decoder is None:
+        settings = state.settings
+        decoder = QueryImageDecoder(
+            slots=settings.query_image_decodes, max_pixels=settings.query_image_max_pixels
+        )
+        state.query_image_decoder = decoder
+    return decoder
+
+
+async def _search_image_json(
+    request: Request, searcher: SearchService, body: ImageSearchRequest
+) -> SearchResult:
     limit = pick_limit(body)
     if (body.image is None) == (body.id is None):
         raise InvalidInputError(
@@ -66,12 +86,29 @@ def _search_image_json(searcher: SearchService, body: ImageSearchRequest) -> Sea
             hint="or upload the image as multipart/form-data in a field named 'file'",
         )
     if body.id is not None:
-        return searcher.search_similar(
-            body.id, namespace=body.namespace, limit=limit, filters=body.filters
+        return await run_in_threadpool(
+            searcher.search_similar,
+            body.id,
+            namespace=body.namespace,
+            limit=limit,
+            filters=body.filters,
         )
     assert body.image is not None
-    return searcher.search_image(
-        decode_base64_image(body.image), namespace=body.namespace, limit=limit, filters=body.filters
+    decoder = query_image_decoder(request)
+    async with decoder.turn():
+        picture = await run_in_threadpool(decoder.decode, decode_base64_image(body.image))
+    return await _search_picture(searcher, picture, body.namespace, limit, body.filters)
+
+
+async def _search_picture(
+    searcher: SearchService,
+    picture: Image.Image,
+    namespace: str | None,
+    limit: int,
+    filters: Filters | None,
+) -> SearchResult:
+    return await run_in_threadpool(
+        searcher.search_image, picture, namespace=namespace, limit=limit, filters=filters
     )
 
 
@@ -124,16 +161,17 @@ async def search_image(request: Request, searcher: Searcher) -> Response:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise InvalidInputError("the multipart upload needs the image in a field 'file'")
-            data = await upload.read()
             namespace = _form_text(form, "namespace")
             limit = _form_limit(form)
             filters = _form_filters(form)
-        result = await run_in_threadpool(
-            searcher.search_image, data, namespace=namespace, limit=limit, filters=filters
-        )
+            decoder = query_image_decoder(request)
+            # The upload waits for its turn spooled to disk, not in memory.
+            async with decoder.turn():
+                picture = await run_in_threadpool(decoder.decode, await upload.read())
+        result = await _search_picture(searcher, picture, namespace, limit, filters)
     elif "json" in content_type:
         body = validate_body(ImageSearchRequest, await request.json())
-        result = await run_in_threadpool(_search_image_json, searcher, body)
+        result = await _search_image_json(request, searcher, body)
     else:
         raise APIError(
             415,
