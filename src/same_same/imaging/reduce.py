@@ -17,8 +17,8 @@ from PIL import Image
 
 from .color import convert_to_rgb, full_scale, scale_to_8bit
 
-STRIP_PIXELS = 1 << 22
-"""About this many source pixels are converted at a time (16 MB of RGB)."""
+STRIP_PIXELS = 1 << 20
+"""About this many source pixels are converted at a time (4 MB of RGB)."""
 
 _GREY_MODES = frozenset({"1", "L"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
