@@ -97,19 +97,23 @@ async def _search_image_json(
     decoder = query_image_decoder(request)
     async with decoder.turn():
         picture = await run_in_threadpool(decoder.decode, decode_base64_image(body.image))
-    return await _search_picture(searcher, picture, body.namespace, limit, body.filters)
+    return await _search_picture(searcher, decoder, picture, body.namespace, limit, body.filters)
 
 
 async def _search_picture(
     searcher: SearchService,
+    decoder: QueryImageDecoder,
     picture: Image.Image,
     namespace: str | None,
     limit: int,
     filters: Filters | None,
 ) -> SearchResult:
-    return await run_in_threadpool(
-        searcher.search_image, picture, namespace=namespace, limit=limit, filters=filters
-    )
+    try:
+        return await run_in_threadpool(
+            searcher.search_image, picture, namespace=namespace, limit=limit, filters=filters
+        )
+    finally:
+        await run_in_threadpool(decoder.discard, picture)
 
 
 def _form_text(form: FormData, name: str) -> str | None:
@@ -168,7 +172,7 @@ async def search_image(request: Request, searcher: Searcher) -> Response:
             # The upload waits for its turn spooled to disk, not in memory.
             async with decoder.turn():
                 picture = await run_in_threadpool(decoder.decode, await upload.read())
-        result = await _search_picture(searcher, picture, namespace, limit, filters)
+        result = await _search_picture(searcher, decoder, picture, namespace, limit, filters)
     elif "json" in content_type:
         body = validate_body(ImageSearchRequest, await request.json())
         result = await _search_image_json(request, searcher, body)
