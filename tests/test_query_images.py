@@ -22,6 +22,7 @@ from PIL import Image
 
 import same_same.server.routes.search as search_routes
 from same_same.embedders.clip.preprocess import PreprocessConfig, preprocess_image
+from same_same.errors import InvalidInputError
 from same_same.imaging import MAX_IMAGE_PIXELS, convert_to_rgb, decode_image_bytes
 from same_same.imaging.errors import ImageDecodeError, TooManyPixelsError
 from same_same.imaging.query import (
@@ -73,7 +74,8 @@ def test_the_issue_png_is_refused_as_a_query_naming_the_limit(bomb_png: bytes) -
         decode_query_image(bomb_png)
     error = caught.value
     assert error.status == 400 and isinstance(error, ImageDecodeError)
-    assert str(error) == f"the image is 12000x12000 = 144 megapixels; {QUERY_LIMIT_TEXT}"
+    assert error.message == f"the image is 12000x12000 = 144 megapixels; {QUERY_LIMIT_TEXT}"
+    assert error.hint is not None and "shrink the image" in error.hint
     assert (error.size, error.pixels, error.limit) == ((12000, 12000), 144_000_000, 50_000_000)
 
 
@@ -87,7 +89,7 @@ def test_an_image_over_pillows_own_limit_gets_the_query_message_too() -> None:
 def test_a_lower_limit_is_stated_in_pixels() -> None:
     with pytest.raises(TooManyPixelsError) as caught:
         decode_query_image(encode_png(Image.new("RGB", (40, 30))), max_pixels=1000)
-    assert str(caught.value) == (
+    assert caught.value.message == (
         "the image is 40x30 = 1,200 pixels; query images may have at most 1,000 pixels"
     )
 
@@ -203,7 +205,12 @@ class GatedDecoder(QueryImageDecoder):
         super().__init__(**options, decode=self._decode_when_open)
         self.gate = threading.Event()
         self.decoded = 0
+        self.discarded: list[Image.Image] = []
         GatedDecoder.made.append(self)
+
+    def discard(self, picture: Image.Image) -> None:
+        super().discard(picture)
+        self.discarded.append(picture)
 
     def _decode_when_open(self, data: bytes) -> Image.Image:
         assert self.gate.wait(timeout=60), "the test never opened the gate"
@@ -257,6 +264,10 @@ def test_the_server_decodes_at_most_its_setting_at_once(
             client.join(timeout=120)
     assert len(GatedDecoder.made) == 1 and decoder.slots == 2
     assert decoder.peak == 2 and decoder.decoded == 5
+    # every picture was freed once its search was done, though each search failed
+    assert len(decoder.discarded) == 5
+    with pytest.raises(ValueError, match="closed"):
+        decoder.discarded[0].getpixel((0, 0))
     assert (decoder.active, decoder.waiting) == (0, 0)
     # decoded, then refused for the right reason: a text namespace cannot answer images
     assert [answer.status_code for answer in answers] == [400] * 5
@@ -334,13 +345,15 @@ def test_a_full_queue_is_refused_at_once() -> None:
     _hold_turns(decoder, 1, try_for_a_turn)
 
 
-def test_decoder_settings_are_checked() -> None:
+def test_decoder_settings_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ImageDecodeError, match="empty"):
         QueryImageDecoder().decode(b"")
-    from same_same.errors import InvalidInputError
-
     with pytest.raises(InvalidInputError, match="at least 1"):
         QueryImageDecoder(slots=0)
+    with pytest.raises(InvalidInputError, match="query_image_decodes"):
+        ServerSettings(data_dir=tmp_path, query_image_decodes=0)
+    with pytest.raises(InvalidInputError, match="query_image_max_pixels"):
+        ServerSettings(data_dir=tmp_path, query_image_max_pixels=-5)
 
 
 # -- the library path (the CLI's `search --image`) -----------------------------------

@@ -13,11 +13,12 @@ from .decode import (
     load_image,
     read_image_size,
 )
-from .errors import ImageDecodeError
+from .errors import ImageDecodeError, TooManyPixelsError
 
 __all__ = [
     "MAX_IMAGE_PIXELS",
     "SUPPORTED_FORMATS",
+    "TooManyPixelsError",
     "DecodedImage",
     "ImageDecodeError",
     "convert_to_rgb",

@@ -51,6 +51,9 @@ DEFAULT_QUERY_WAITING = 32
 """How many requests may wait for a turn at once; the next one is answered 503 at once."""
 
 
+QUERY_SIZE_HINT = "a search looks at about 1000 pixels a side: shrink the image first"
+
+
 class QueryImagesBusyError(SameSameError):
     """Every query-image decode turn is taken and the wait ran out (or the queue is full)."""
 
@@ -69,12 +72,14 @@ def decode_query_image(
     try:
         return decode_image_bytes(data, min_side=min_side, max_pixels=max_pixels).image
     except TooManyPixelsError as exc:
-        raise TooManyPixelsError(
+        refused = TooManyPixelsError(
             describe_query_limit(exc.size, exc.pixels, max_pixels),
             pixels=exc.pixels,
             limit=max_pixels,
             size=exc.size,
-        ) from None
+        )
+        refused.hint = QUERY_SIZE_HINT
+        raise refused from None
     finally:
         # cheap (a twentieth of a millisecond when there is nothing to give back), and
         # a failed decode may have filled a full-size image before it failed

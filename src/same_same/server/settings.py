@@ -31,6 +31,12 @@ class ServerSettings:
     query_image_decodes: int = DEFAULT_QUERY_DECODES
     """How many query images are decoded at once; further requests wait for a turn."""
 
+    def __post_init__(self) -> None:
+        for name in ("query_image_max_pixels", "query_image_decodes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidInputError(f"{name} must be a whole number >= 1, not {value!r}")
+
 
 def parse_addr(addr: str) -> tuple[str, int]:
     """``HOST:PORT`` to ``(host, port)``. ``:8080`` listens on every interface (0.0.0.0).
