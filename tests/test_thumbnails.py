@@ -19,7 +19,6 @@ from PIL import Image
 from same_same.errors import InvalidInputError
 from same_same.records import Record
 from same_same.thumbnails import (
-    ImageChangedError,
     ImageMissingError,
     ImageUnreadableError,
     NoImageError,
@@ -39,6 +38,7 @@ def image_record(record_id: str, path: Path) -> Record:
         vector=np.zeros(4, dtype=np.float32),
         metadata={"type": "image", "filename": path.name, "path": path.name, "abs_path": str(path)},
         content_hash=content_hash,
+        from_image_ingest=True,
     )
 
 
@@ -58,17 +58,27 @@ def save_two_colour_image(path: Path, orientation: int | None = None) -> None:
     image.save(path, format="JPEG", quality=95, exif=exif.tobytes())
 
 
-@pytest.mark.parametrize("value", ["32", "256", 1024, " 64 "])
-def test_size_in_range_is_accepted(value: object) -> None:
-    assert check_thumbnail_size(value) == int(str(value).strip())
+@pytest.mark.parametrize(
+    ("value", "served"),
+    [("1", 64), ("32", 64), (" 64 ", 64), ("65", 128), ("256", 256), ("300", 512), (1024, 1024)],
+)
+def test_a_size_is_served_by_the_next_fixed_size(value: object, served: int) -> None:
+    # A few fixed sizes, so a record has at most that many cached thumbnails.
+    assert check_thumbnail_size(value) == served
 
 
-@pytest.mark.parametrize("value", ["31", "1025", "0", "-5", "abc", "12.5", "", None, "²"])
+@pytest.mark.parametrize(
+    "value", ["1025", "0", "-5", "abc", "12.5", "", None, "²", "9" * 400]
+)
 def test_size_out_of_range_or_malformed_is_refused_with_a_hint(value: object) -> None:
     with pytest.raises(InvalidInputError) as info:
         check_thumbnail_size(value)
     assert info.value.status == 400
-    assert "32..1024" in (info.value.hint or "")
+    assert "1..1024" in (info.value.hint or "")
+
+
+def test_every_size_in_range_maps_to_one_of_five_files() -> None:
+    assert {check_thumbnail_size(size) for size in range(1, 1025)} == {64, 128, 256, 512, 1024}
 
 
 def test_thumbnail_fits_the_box_and_keeps_the_aspect_ratio(tmp_path: Path) -> None:
@@ -209,9 +219,10 @@ def test_a_file_changed_since_ingest_is_not_served(tmp_path: Path) -> None:
     open_image_file(record)
     Image.new("RGB", (10, 10), (0, 255, 0)).save(source)
     os.utime(source, ns=(1, 1))
-    with pytest.raises(ImageChangedError) as info:
+    with pytest.raises(ImageMissingError) as info:
         open_image_file(record)
     assert info.value.status == 404 and "ingest" in (info.value.hint or "")
+    assert str(source) not in str(info.value) and source.name not in str(info.value)
 
 
 def test_a_path_in_metadata_alone_does_not_unlock_a_file(tmp_path: Path) -> None:
@@ -221,11 +232,18 @@ def test_a_path_in_metadata_alone_does_not_unlock_a_file(tmp_path: Path) -> None
     Image.new("RGB", (10, 10)).save(secret)
     forged = Record(id="forged", vector=np.zeros(4, dtype=np.float32),
                     metadata={"type": "image", "abs_path": str(secret)})
-    with pytest.raises(ImageChangedError):
+    with pytest.raises(ImageMissingError):
         open_image_file(forged)
     forged.content_hash = "0" * 64
-    with pytest.raises(ImageChangedError):
+    with pytest.raises(ImageMissingError):
         open_image_file(forged)
+    # nor does the right hash: only the image ingest's own records are served
+    forged.content_hash = hashlib.sha256(secret.read_bytes()).hexdigest()
+    with pytest.raises(ImageMissingError) as info:
+        open_image_file(forged)
+    assert str(secret) not in str(info.value)
+    forged.from_image_ingest = True
+    assert open_image_file(forged).path == secret
 
 
 def test_hostile_ids_stay_inside_the_cache_folder(tmp_path: Path) -> None:
@@ -246,7 +264,8 @@ def test_file_names_that_are_not_utf8_are_found(tmp_path: Path) -> None:
     shown = os.fsencode(str(path)).decode("utf-8", "backslashreplace")  # as the source stores it
     record = Record(id="x", vector=np.zeros(4, dtype=np.float32),
                     metadata={"type": "image", "abs_path": shown},
-                    content_hash=hashlib.sha256(path.read_bytes()).hexdigest())
+                    content_hash=hashlib.sha256(path.read_bytes()).hexdigest(),
+                    from_image_ingest=True)
     assert open_image_file(record).path == path
 
 
@@ -321,14 +340,14 @@ def test_thumbnail_default_size_is_256(media_server: tuple[str, Path]) -> None:
     assert decode(body).size == (256, 128)
 
 
-@pytest.mark.parametrize("size", ["8", "5000", "big", "-1"])
+@pytest.mark.parametrize("size", ["0", "5000", "big", "-1"])
 def test_bad_thumbnail_size_is_a_400_in_the_error_shape(
     media_server: tuple[str, Path], size: str
 ) -> None:
     base_url, _ = media_server
     status, _, body = http_get(f"{base_url}/api/v1/vectors/id-wide/thumbnail?size={size}")
     assert status == 400
-    assert "32..1024" in assert_error(body, 400, "invalid_input")["hint"]
+    assert "1..1024" in assert_error(body, 400, "invalid_input")["hint"]
 
 
 @pytest.mark.parametrize(
@@ -398,7 +417,8 @@ def test_records_written_through_the_api_cannot_expose_files(
         for what in ("image", "thumbnail"):
             status, _, payload = http_get(f"{base_url}/api/v1/vectors/forged-{index}/{what}")
             assert status == 404, payload[:200]
-            assert json.loads(payload)["error"]["code"] in ("image_changed", "image_missing")
+            assert_error(payload, 404, "image_missing")
+            assert target not in payload.decode()
     # nor can an ingested record be re-pointed by rewriting its metadata
     assert http_get(f"{base_url}/api/v1/vectors/id-victim/image")[0] == 200
     status, body = fetch_json("PUT", f"{base_url}/api/v1/vectors/id-victim?namespace=pics", {
@@ -407,7 +427,8 @@ def test_records_written_through_the_api_cannot_expose_files(
     assert status == 200, body
     status, _, payload = http_get(f"{base_url}/api/v1/vectors/id-victim/image")
     assert status == 404
-    assert_error(payload, 404, "image_changed")
+    assert_error(payload, 404, "image_missing")
+    assert str(secret) not in payload.decode()
 
 
 def test_pictures_are_behind_the_api_key(tmp_path: Path) -> None:

@@ -63,6 +63,12 @@ class Record:
     ``content_hash`` identifies the content that produced the vector (the text,
     or the bytes of an image file) so unchanged items are skipped and renamed
     files reuse their vector.
+
+    ``from_image_ingest`` is True only for records the image ingest wrote from a file
+    it read and hashed: the API serves files for those alone. No request can set it
+    (metadata and hashes can be written through the API, so neither proves where a
+    record came from); an update through the API keeps it only while the record's
+    vector and content hash stay the ingest's.
     """
 
     id: str
@@ -70,6 +76,7 @@ class Record:
     text: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     content_hash: str | None = None
+    from_image_ingest: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,15 @@
 """Thumbnails of ingested images, cached in the data directory.
 
 Images are found through the record the store holds (never a path from a request),
-and a file is served only while its bytes still hash to the record's content hash
-(the sha256 the image ingest recorded). Metadata can be rewritten through the API,
-so a path in it alone proves nothing: without this check a client could point a
+only for records the image ingest wrote (``Record.from_image_ingest``, which no
+request can set), and only while the file's bytes still hash to the record's content
+hash (the sha256 the ingest recorded). Metadata and hashes can be written through the
+API, so neither alone proves anything: without these checks a client could point a
 record at any file the server can read.
+
+A record that is not the ingest's, a file that is gone, and a file that changed all
+get the same answer (``ImageMissingError``, which names no path), so the answers do not
+tell whether some path exists on the server.
 
 A cached thumbnail's name carries a signature of the source file (path, mtime, size,
 hash): when the file is re-ingested the name changes, the stale thumbnail is removed
@@ -28,8 +33,10 @@ from .errors import InvalidInputError, NotFoundError, SameSameError
 from .records import Record
 from .storage import VectorStore
 
-MIN_THUMBNAIL_SIZE = 32
-MAX_THUMBNAIL_SIZE = 1024
+THUMBNAIL_SIZES = (64, 128, 256, 512, 1024)
+"""The edge lengths rendered and cached: a few per record, whatever clients ask for."""
+MIN_THUMBNAIL_SIZE = 1
+MAX_THUMBNAIL_SIZE = THUMBNAIL_SIZES[-1]
 DEFAULT_THUMBNAIL_SIZE = 256
 THUMBNAIL_MEDIA_TYPE = "image/jpeg"
 _JPEG_QUALITY = 82
@@ -54,15 +61,18 @@ class NoImageError(NotFoundError):
 
 
 class ImageMissingError(NotFoundError):
-    """The record is an image but its file is gone from disk."""
+    """No file can be served for the record: it is not the image ingest's, or its file is
+    gone, unreadable or no longer the one that was ingested (edited or replaced).
+
+    One message for all of these, naming no path: see the module docstring."""
 
     code = "image_missing"
 
-
-class ImageChangedError(NotFoundError):
-    """The file at the recorded path is not the one that was ingested (edited or replaced)."""
-
-    code = "image_changed"
+    def __init__(self, record_id: str) -> None:
+        super().__init__(
+            f"the image file of record {record_id!r} is no longer available",
+            hint="ingest the images again (same-same ingest; --prune forgets removed files)",
+        )
 
 
 class ImageUnreadableError(SameSameError):
@@ -88,39 +98,47 @@ class Thumbnail:
     path: Path
     etag: str
     media_type: str = THUMBNAIL_MEDIA_TYPE
+    data: bytes | None = None
+    """The JPEG itself when it could not be cached (a read-only or full data directory)."""
+
+    def read_bytes(self) -> bytes:
+        return self.data if self.data is not None else self.path.read_bytes()
+
+
+SIZE_HINT = (
+    f"use size={MIN_THUMBNAIL_SIZE}..{MAX_THUMBNAIL_SIZE}; "
+    f"thumbnails come in {', '.join(map(str, THUMBNAIL_SIZES))} pixels"
+)
 
 
 def check_thumbnail_size(size: Any) -> int:
-    """The requested edge length in pixels, or InvalidInputError naming the valid range."""
+    """The fixed size that serves a requested edge length: the smallest of
+    ``THUMBNAIL_SIZES`` at least as large (InvalidInputError outside 1..1024)."""
     text = str(size).strip()
-    if not (text.isascii() and text.isdigit()):
+    if not (text.isascii() and text.isdigit()) or len(text) > 6:
         raise InvalidInputError(
-            f"thumbnail size must be a whole number of pixels, got {size!r}",
-            hint=f"use size={MIN_THUMBNAIL_SIZE}..{MAX_THUMBNAIL_SIZE}",
+            f"thumbnail size must be a whole number of pixels, got {str(size)[:40]!r}",
+            hint=SIZE_HINT,
         )
     value = int(text)
     if not MIN_THUMBNAIL_SIZE <= value <= MAX_THUMBNAIL_SIZE:
-        raise InvalidInputError(
-            f"thumbnail size {value} is out of range",
-            hint=f"use size={MIN_THUMBNAIL_SIZE}..{MAX_THUMBNAIL_SIZE}",
-        )
-    return value
+        raise InvalidInputError(f"thumbnail size {value} is out of range", hint=SIZE_HINT)
+    return next(fixed for fixed in THUMBNAIL_SIZES if fixed >= value)
 
 
-def find_image_path(record_id: str, metadata: dict[str, Any]) -> Path:
-    """The absolute path the ingest recorded for an image record (not checked on disk)."""
-    if metadata.get("type") != "image":
-        raise NoImageError(
-            f"record {record_id!r} is not an image",
-            hint="thumbnails and originals exist only for image records",
-        )
-    for value in (metadata.get(_ABSOLUTE_PATH_KEY), metadata.get("path")):
+def find_image_path(record: Record) -> Path:
+    """The absolute path the image ingest recorded for ``record`` (not checked on disk)."""
+    if not record.from_image_ingest:
+        if record.metadata.get("type") != "image":
+            raise NoImageError(
+                f"record {record.id!r} is not an image",
+                hint="thumbnails and originals exist only for image records",
+            )
+        raise ImageMissingError(record.id)  # as for a missing file: see the module docstring
+    for value in (record.metadata.get(_ABSOLUTE_PATH_KEY), record.metadata.get("path")):
         if isinstance(value, str) and value and Path(value).is_absolute():
             return Path(value)
-    raise ImageMissingError(
-        f"record {record_id!r} does not say where its image file is",
-        hint="ingest the images again with the current version of same-same",
-    )
+    raise ImageMissingError(record.id)
 
 
 def restore_undecodable_path(path: Path) -> Path:
@@ -146,24 +164,20 @@ def guess_image_media_type(path: Path) -> str:
 
 
 def open_image_file(record: Record) -> ImageFile:
-    """The file behind an image record, checked to exist now."""
-    path = restore_undecodable_path(find_image_path(record.id, record.metadata))
+    """The file behind an image ingest's record, checked to be the ingested one now."""
+    path = restore_undecodable_path(find_image_path(record))
     try:
         stat = path.stat()
     except OSError:
-        raise ImageMissingError(
-            f"the image file of record {record.id!r} is gone: {path}",
-            hint="re-ingest the folder (same-same ingest --prune) to forget removed files",
-        ) from None
-    if not path.is_file():
-        raise ImageMissingError(f"the image of record {record.id!r} is not a file: {path}")
-    if not record.content_hash or record.content_hash != _hash_file(
-        str(path), stat.st_mtime_ns, stat.st_size
-    ):
-        raise ImageChangedError(
-            f"the file of record {record.id!r} is not the image that was ingested: {path}",
-            hint="run the same ingest again to pick up changed files",
-        )
+        raise ImageMissingError(record.id) from None
+    if not path.is_file() or not record.content_hash:
+        raise ImageMissingError(record.id)
+    try:
+        content_hash = _hash_file(str(path), stat.st_mtime_ns, stat.st_size)
+    except OSError:  # not cached: a file made readable again is served again
+        raise ImageMissingError(record.id) from None
+    if record.content_hash != content_hash:
+        raise ImageMissingError(record.id)
     signature = _sign(str(path), str(stat.st_mtime_ns), str(stat.st_size), record.content_hash)
     return ImageFile(
         path=path,
@@ -178,12 +192,9 @@ def open_image_file(record: Record) -> ImageFile:
 def _hash_file(path: str, mtime_ns: int, size: int) -> str:
     """sha256 of a file's bytes; mtime and size are in the key so an edited file is hashed again."""
     digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                digest.update(chunk)
-    except OSError:
-        raise ImageMissingError(f"cannot read the image file {path}") from None
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -248,9 +259,12 @@ class ThumbnailCache:
         if target.is_file():
             return thumbnail
         data = render_thumbnail(image.path, size)
-        folder.mkdir(parents=True, exist_ok=True)
-        self._remove_stale(folder, f"{key}-{size}-", keep=target)
-        self._write_atomically(target, data)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._remove_stale(folder, f"{key}-{size}-", keep=target)
+            self._write_atomically(target, data)
+        except OSError:  # served all the same, rendered again next time
+            return Thumbnail(path=target, etag=thumbnail.etag, data=data)
         return thumbnail
 
     def clear(self) -> int:

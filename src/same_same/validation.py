@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from . import identifiers
 from .errors import InvalidInputError, NamespaceNotFoundError
 from .filters import parse_filters
 from .records import NamespaceInfo
@@ -88,9 +89,8 @@ def check_query_text(text: Any) -> str:
 
 
 def check_record_id(record_id: Any) -> str:
-    if not isinstance(record_id, str) or not record_id.strip():
-        raise InvalidInputError("a record id must be a non-empty string")
-    return record_id
+    """An id a record may be stored and addressed under (``identifiers`` has the rule)."""
+    return identifiers.check_record_id(record_id)
 
 
 def check_text(text: Any) -> str | None:

@@ -220,6 +220,8 @@ class VectorService:
                 old.metadata if metadata is None else check_metadata(metadata), home
             ),
             content_hash=content_hash,
+            # the image ingest's mark lasts only while its vector and hash are kept
+            from_image_ingest=old.from_image_ingest and vector is old.vector,
         )
         self.store.upsert(home, [record])
         return StoredRecord(home, record)

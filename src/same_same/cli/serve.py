@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from ..config import API_KEY_ENV, resolve_data_dir
@@ -31,11 +33,14 @@ def serve_command(
 ) -> None:
     """Serve the REST API (/api/v1/...) and the search page (/)."""
     from ..server import ServerSettings, parse_addr, serve
+    from ..server.auth import check_api_key
 
+    if api_key is None and API_KEY_ENV in os.environ:  # click reads an empty variable as unset
+        api_key = os.environ[API_KEY_ENV]
     host, port = parse_addr(addr)
     settings = ServerSettings(
         data_dir=resolve_data_dir(data_dir),
-        api_key=api_key or None,
+        api_key=check_api_key(api_key),
         debug=debug,
         store=store_spec,
     )

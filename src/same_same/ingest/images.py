@@ -193,7 +193,16 @@ class ImageRun:
             self.report.reused += int(reused)
             self.log.say(f"{'reused vector for' if reused else 'embedded'} {file.location}")
             vector = found[ready.sha256] if ready.sha256 in found else embedded[ready.sha256]
-            records.append(Record(file.record_id, vector, None, file.metadata, ready.sha256))
+            records.append(
+                Record(
+                    file.record_id,
+                    vector,
+                    None,
+                    file.metadata,
+                    ready.sha256,
+                    from_image_ingest=True,  # the one writer whose files the API serves
+                )
+            )
         moved = self.moved_away(records)
         if records and not self.options.dry_run:
             self.target.ensure()

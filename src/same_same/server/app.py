@@ -14,9 +14,10 @@ from ..embedder_cache import EmbedderCache
 from ..search import SearchService
 from ..storage import open_store
 from ..vectors import VectorService
-from .auth import APIKeyMiddleware
+from .auth import APIKeyMiddleware, check_api_key
 from .body_limit import BodySizeLimitMiddleware
 from .errors import install_error_handlers
+from .openapi import install_openapi
 from .routes import health, media, namespaces, page, search, vectors
 from .settings import ServerSettings
 
@@ -33,6 +34,7 @@ ROUTERS: list[APIRouter] = [
 
 def create_app(settings: ServerSettings) -> FastAPI:
     """Open the store in ``settings.data_dir`` and build the app that serves it."""
+    api_key = check_api_key(settings.api_key)  # before the store is opened: nothing to close
     store = open_store(Path(settings.data_dir), settings.store)
 
     @asynccontextmanager
@@ -59,10 +61,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
         store, embedders=embedders, embedder_options=embedder_options
     )
     install_error_handlers(app)
+    install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
     # Added last = outermost: the key is checked before a body is read.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    if settings.api_key:
-        app.add_middleware(APIKeyMiddleware, api_key=settings.api_key)
+    if api_key is not None:
+        app.add_middleware(APIKeyMiddleware, api_key=api_key)
     return app

@@ -11,9 +11,32 @@ import hmac
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..errors import InvalidInputError
 from .errors import render_error
 
 PROTECTED_PREFIX = "/api/"
+
+
+def check_api_key(api_key: str | None) -> str | None:
+    """None (no key: the API is open) or a usable key; an empty or blank key is refused.
+
+    An empty ``SAME_SAME_API_KEY`` used to turn authentication off without a word,
+    which is the opposite of what whoever set it meant.
+    """
+    if api_key is None:
+        return None
+    if not api_key.strip():
+        raise InvalidInputError(
+            "the API key is empty, which would leave the API open to anyone",
+            hint="set SAME_SAME_API_KEY (or --api-key) to a secret, or unset it to serve "
+            "without a key",
+        )
+    if api_key != api_key.strip():
+        raise InvalidInputError(
+            "the API key starts or ends with white space, which clients cannot send",
+            hint="remove the spaces around it",
+        )
+    return api_key
 
 
 def extract_api_key(headers: Headers) -> str | None:

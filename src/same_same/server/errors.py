@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import SameSameError
@@ -33,11 +34,53 @@ _CODES_BY_STATUS = {
 }
 
 
+class ErrorDetail(BaseModel):
+    status: int = Field(description="The HTTP status, repeated.")
+    code: str = Field(description="What went wrong, for programs: record_not_found, ...")
+    message: str = Field(description="What went wrong, for people.")
+    hint: str | None = Field(description="What to do about it, when there is something.")
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+_DESCRIPTIONS = {
+    400: "Invalid input: a malformed body, parameter or value out of range.",
+    401: "Missing or wrong API key (only when the server has one).",
+    403: "The store is read-only: reads work, writes are refused.",
+    404: "No such record, namespace or image file.",
+    409: "The namespace holds vectors of another embedding space.",
+    413: "The request body is larger than the server's limit.",
+    415: "The body's content type is not one this route reads.",
+    422: "The image file exists but can no longer be decoded.",
+    501: "An optional extra this request needs is not installed.",
+    503: "The store or the model is unavailable for now.",
+    507: "The disk under the store is full.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries: each status with the error body's schema."""
+    return {
+        status: {"model": ErrorBody, "description": _DESCRIPTIONS[status]} for status in statuses
+    }
+
+
 class APIError(StarletteHTTPException):
     """An HTTP error raised by the server layer itself (malformed JSON, body too large)."""
 
-    def __init__(self, status: int, code: str, message: str, hint: str | None = None) -> None:
-        super().__init__(status_code=status, detail=message)
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        hint: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status, detail=message, headers=headers)
         self.code = code
         self.message = message
         self.hint = hint

@@ -13,25 +13,14 @@ from typing import Any
 
 import numpy as np
 
+from .. import identifiers
 from ..errors import InvalidInputError, SpaceMismatchError
 from ..filters import FilterSet, parse_filters
 from ..records import EmbeddingSpace, Record
 
-MAX_NAMESPACE_LENGTH = 200
-
-
 def check_namespace_name(name: object) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InvalidInputError(f"namespace names must be non-empty strings, got {name!r}")
-    if len(name) > MAX_NAMESPACE_LENGTH:
-        raise InvalidInputError(
-            f"namespace name is longer than {MAX_NAMESPACE_LENGTH} characters: {name[:40]!r}..."
-        )
-    if name != name.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise InvalidInputError(
-            f"namespace name {name!r} has leading/trailing spaces or control characters"
-        )
-    return name
+    """The name of a namespace about to be created (same_same.identifiers has the rule)."""
+    return identifiers.check_namespace_name(name)
 
 
 def check_space(space: object) -> EmbeddingSpace:
@@ -95,8 +84,11 @@ def encode_metadata(metadata: object, what: str) -> str:
         raise InvalidInputError(f"{what}: metadata is not JSON ({exc})") from None
 
 
-def encode_record(record: Record, dim: int) -> tuple[str, bytes, str | None, str, str | None]:
-    """``(id, vector bytes, text, metadata JSON, content_hash)``, or InvalidInputError."""
+def encode_record(
+    record: Record, dim: int
+) -> tuple[str, bytes, str | None, str, str | None, bool]:
+    """``(id, vector bytes, text, metadata JSON, content_hash, from_image_ingest)``, or
+    InvalidInputError."""
     record_id = getattr(record, "id", None)
     if not isinstance(record_id, str) or not record_id:
         raise InvalidInputError(f"record ids must be non-empty strings, got {record_id!r}")
@@ -109,7 +101,8 @@ def encode_record(record: Record, dim: int) -> tuple[str, bytes, str | None, str
     if content_hash is not None and not isinstance(content_hash, str):
         raise InvalidInputError(f"{what}: content_hash must be a string or null")
     metadata = encode_metadata(getattr(record, "metadata", None), what)
-    return record_id, encode_vector(vector), text, metadata, content_hash
+    from_image_ingest = bool(getattr(record, "from_image_ingest", False))
+    return record_id, encode_vector(vector), text, metadata, content_hash, from_image_ingest
 
 
 def check_namespace_space(name: str, existing: EmbeddingSpace, wanted: EmbeddingSpace) -> None:

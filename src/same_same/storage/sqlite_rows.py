@@ -22,18 +22,20 @@ from ..records import EmbeddingSpace, NamespaceInfo, Record
 CHUNK_IDS = 10_000
 """Ids per query when looking many up at once, and rows per page of a scan."""
 
-_RECORD_COLUMNS = "id, text, metadata, content_hash"
+_RECORD_COLUMNS = "id, text, metadata, content_hash, from_image_ingest"
 _NAMESPACE_COLUMNS = "name, embedder, model, pretrained, dim, record_count"
 _UPSERT_SQL = """
-INSERT INTO records (namespace, id, vector, text, metadata, content_hash, seq)
-VALUES (?, ?, ?, ?, ?, ?, ?)
+INSERT INTO records (namespace, id, vector, text, metadata, content_hash, from_image_ingest, seq)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (namespace, id) DO UPDATE SET
     vector = excluded.vector, text = excluded.text, metadata = excluded.metadata,
-    content_hash = excluded.content_hash, seq = excluded.seq
+    content_hash = excluded.content_hash, from_image_ingest = excluded.from_image_ingest,
+    seq = excluded.seq
 """
 
-EncodedRecord = tuple[str, bytes, str | None, str, str | None]
-"""``(id, vector bytes, text, metadata JSON, content_hash)``, as ``checks.encode_record`` makes."""
+EncodedRecord = tuple[str, bytes, str | None, str, str | None, bool]
+"""``(id, vector bytes, text, metadata JSON, content_hash, from_image_ingest)``, as
+``checks.encode_record`` makes."""
 
 
 # -- namespaces -------------------------------------------------------------
@@ -161,7 +163,7 @@ def decode_vector(blob: bytes) -> np.ndarray:
 
 
 def _decode_record(row: tuple[Any, ...], with_vector: bool) -> Record:
-    record_id, text, metadata, content_hash, *rest = row
+    record_id, text, metadata, content_hash, from_image_ingest, *rest = row
     vector = decode_vector(rest[0]) if with_vector else np.empty(0, dtype=np.float32)
     return Record(
         id=record_id,
@@ -169,6 +171,7 @@ def _decode_record(row: tuple[Any, ...], with_vector: bool) -> Record:
         text=text,
         metadata=json.loads(metadata),
         content_hash=content_hash,
+        from_image_ingest=bool(from_image_ingest),
     )
 
 

@@ -15,7 +15,8 @@ Change tracking, so a server sees what an ingest process commits:
 
 Versions: 2 added ``deletions.record_rowid`` and ``records_by_metadata``; a
 version-1 file is upgraded in place when opened (its older log rows have no
-rowid, which readers of the log treat like rows past the horizon).
+rowid, which readers of the log treat like rows past the horizon). 3 added
+``records.from_image_ingest`` (``Record.from_image_ingest``).
 
 ``record_count`` is kept by triggers, in the same statement as the change, so
 counting never scans the records.
@@ -29,7 +30,7 @@ from pathlib import Path
 from ..errors import StoreError
 
 DB_FILENAME = "same-same.db"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another process's transaction before giving up."""
 
@@ -59,6 +60,7 @@ CREATE TABLE records (
     metadata TEXT NOT NULL DEFAULT '{}',
     content_hash TEXT,
     seq INTEGER NOT NULL,
+    from_image_ingest INTEGER NOT NULL DEFAULT 0,
     UNIQUE (namespace, id)
 );
 CREATE INDEX records_by_hash ON records (namespace, content_hash);
@@ -128,6 +130,13 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         "ALTER TABLE deletions ADD COLUMN record_rowid INTEGER",
         "CREATE INDEX records_by_metadata ON records (namespace, metadata)",
+    ),
+    # Only the image ingest writes an image record with a content hash and no text (no
+    # API path can), so the records of older versions that look so are the ingest's.
+    2: (
+        "ALTER TABLE records ADD COLUMN from_image_ingest INTEGER NOT NULL DEFAULT 0",
+        "UPDATE records SET from_image_ingest = 1 WHERE text IS NULL"
+        " AND content_hash IS NOT NULL AND json_extract(metadata, '$.type') = 'image'",
     ),
 }
 """Version -> the statements that bring a file of that version to the next one."""

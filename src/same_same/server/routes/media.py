@@ -8,7 +8,7 @@ from the request. This router must be included before the vectors router, whose
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
@@ -17,11 +17,14 @@ from ...thumbnails import (
     DEFAULT_THUMBNAIL_SIZE,
     MAX_THUMBNAIL_SIZE,
     MIN_THUMBNAIL_SIZE,
+    THUMBNAIL_MEDIA_TYPE,
+    THUMBNAIL_SIZES,
     ThumbnailCache,
     get_record_thumbnail,
     open_record_image,
 )
 from ..dependencies import Store
+from ..errors import APIError, error_responses
 
 router = APIRouter(prefix="/api/v1/vectors", tags=["media"])
 
@@ -41,11 +44,23 @@ NamespaceQuery = Annotated[
 ]
 SizeQuery = Annotated[
     str,
-    Query(description=f"Longest edge in pixels, {MIN_THUMBNAIL_SIZE}..{MAX_THUMBNAIL_SIZE}."),
+    Query(
+        description=f"Longest edge in pixels, {MIN_THUMBNAIL_SIZE}..{MAX_THUMBNAIL_SIZE}; "
+        f"served at the first of {', '.join(map(str, THUMBNAIL_SIZES))} that is at least as big."
+    ),
 ]
-_IMAGE_RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"content": {"image/*": {}}, "description": "The picture."},
-    304: {"description": "Not modified since the ETag given in If-None-Match."},
+_NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified since the ETag given in If-None-Match."}
+}
+_THUMBNAIL_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {THUMBNAIL_MEDIA_TYPE: {}}, "description": "The thumbnail."},
+    **_NOT_MODIFIED,
+    **error_responses(400, 401, 404, 422, 503),
+}
+_IMAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/*": {}}, "description": "The original file."},
+    **_NOT_MODIFIED,
+    **error_responses(400, 401, 404, 503),
 }
 
 
@@ -58,7 +73,7 @@ def _not_modified(etag: str) -> Response:
     return Response(status_code=304, headers={"ETag": etag, "Cache-Control": CACHE_CONTROL})
 
 
-@router.get("/{record_id:path}/thumbnail", response_class=Response, responses=_IMAGE_RESPONSES)
+@router.get("/{record_id:path}/thumbnail", response_class=Response, responses=_THUMBNAIL_RESPONSES)
 def get_thumbnail(
     record_id: str,
     request: Request,
@@ -73,7 +88,7 @@ def get_thumbnail(
         return _not_modified(thumbnail.etag)
     # Read now rather than stream: a concurrent re-render may replace the file meanwhile.
     return Response(
-        content=thumbnail.path.read_bytes(),
+        content=thumbnail.read_bytes(),
         media_type=thumbnail.media_type,
         headers={"ETag": thumbnail.etag, "Cache-Control": CACHE_CONTROL},
     )
@@ -94,4 +109,24 @@ def get_image(
         filename=os.fsencode(image.path.name).decode("utf-8", "replace"),
         content_disposition_type="inline",
         headers={"ETag": image.etag, "Cache-Control": CACHE_CONTROL, **_ORIGINAL_HEADERS},
+    )
+
+
+@router.api_route(
+    "/{record_id:path}/thumbnail",
+    methods=["POST", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+)
+@router.api_route(
+    "/{record_id:path}/image", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
+)
+def refuse_media_writes(request: Request) -> Response:
+    """Pictures are read-only. Without this route a PUT or DELETE of ``ID/image`` would
+    reach the vectors router as a record called ``ID/image``."""
+    raise APIError(
+        405,
+        "method_not_allowed",
+        f"method {request.method} is not allowed on {request.url.path}",
+        hint="allowed: GET",
+        headers={"Allow": "GET"},
     )

@@ -15,7 +15,7 @@ from ...imaging.query import QueryImageDecoder
 from ...search import DEFAULT_LIMIT, SearchResult, SearchService
 from ...storage import Filters
 from ..dependencies import Searcher
-from ..errors import APIError
+from ..errors import APIError, error_responses
 from ..json_body import StrictJSONRoute, json_response, parse_json_body, validate_body
 from ..schemas import ImageSearchRequest, SearchRequest, pick_limit
 
@@ -36,7 +36,7 @@ _IMAGE_FORM_SCHEMA = {
 }
 
 
-@router.post("")
+@router.post("", responses=error_responses(400, 401, 404, 409, 413, 501, 503))
 def search_text(body: SearchRequest, searcher: Searcher) -> Response:
     """Search by text. Without a namespace: every namespace of the query's embedding space."""
     result = searcher.search_text(
@@ -146,6 +146,7 @@ def _form_filters(form: FormData) -> Filters | None:
 
 @router.post(
     "/image",
+    responses=error_responses(400, 401, 404, 409, 413, 415, 501, 503),
     openapi_extra={
         "requestBody": {
             "required": True,

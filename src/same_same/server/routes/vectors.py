@@ -1,7 +1,8 @@
 """``/api/v1/vectors``: raw vectors in and out, texts embedded on the way in, vector search.
 
 Fixed paths (``/count``, ``/search``, ``/embed``) are declared before ``/{record_id}``
-so they win; ids may contain slashes (image ids are relative paths).
+so they win; ids may contain slashes, but never end in ``/image`` or ``/thumbnail``
+(``same_same.identifiers``), which are the media router's.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Query, Response
 
 from ...validation import MAX_LIMIT
 from ..dependencies import Searcher, Vectors
+from ..errors import error_responses
 from ..json_body import StrictJSONRoute, json_response
 from ..schemas import (
     EmbedRequest,
@@ -28,12 +30,16 @@ NamespaceQuery = Annotated[
 ]
 
 
-@router.get("/count")
+READ = error_responses(400, 401, 404, 503)
+WRITE = error_responses(400, 401, 403, 404, 409, 413, 503, 507)
+
+
+@router.get("/count", responses=READ)
 def count_vectors(vectors: Vectors, namespace: NamespaceQuery = None) -> dict[str, Any]:
     return {"count": vectors.count(namespace)}
 
 
-@router.post("/search")
+@router.post("/search", responses=error_responses(400, 401, 404, 409, 413, 503))
 def search_vectors(body: VectorSearchRequest, searcher: Searcher) -> Response:
     """Rank stored vectors by cosine similarity to ``embedding``."""
     result = searcher.search_vector(
@@ -47,7 +53,7 @@ def search_vectors(body: VectorSearchRequest, searcher: Searcher) -> Response:
     return json_response(result.to_dict())
 
 
-@router.post("/embed", status_code=201)
+@router.post("/embed", status_code=201, responses={**WRITE, **error_responses(501)})
 def embed_text(body: EmbedRequest, vectors: Vectors) -> dict[str, Any]:
     """Embed ``text`` with the namespace's model and store it; other fields become metadata."""
     stored = vectors.add_text(
@@ -56,7 +62,7 @@ def embed_text(body: EmbedRequest, vectors: Vectors) -> dict[str, Any]:
     return stored.to_dict()
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, responses=WRITE)
 def create_vector(body: VectorCreateRequest, vectors: Vectors) -> dict[str, Any]:
     """Store a vector (normalised to unit length); an existing id is replaced."""
     stored = vectors.add_vector(
@@ -69,30 +75,32 @@ def create_vector(body: VectorCreateRequest, vectors: Vectors) -> dict[str, Any]
     return stored.to_dict()
 
 
-@router.get("")
+@router.get("", responses=READ)
 def list_vectors(
     vectors: Vectors,
     namespace: NamespaceQuery = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     include_embedding: bool = False,
-) -> dict[str, Any]:
+) -> Response:
     """A page of records ordered by namespace, then id; ``next_offset`` is null on the last."""
     page = vectors.list_page(namespace, offset, limit, with_vectors=include_embedding)
-    return page.to_dict(include_embedding)
+    # json_response, not pydantic: metadata an older version stored nested hundreds deep
+    # would stop pydantic's serialiser and fail the listing for every client
+    return json_response(page.to_dict(include_embedding))
 
 
-@router.get("/{record_id:path}")
+@router.get("/{record_id:path}", responses=READ)
 def get_vector(
     record_id: str,
     vectors: Vectors,
     namespace: NamespaceQuery = None,
     include_embedding: bool = True,
-) -> dict[str, Any]:
-    return vectors.get(record_id, namespace).to_dict(include_embedding)
+) -> Response:
+    return json_response(vectors.get(record_id, namespace).to_dict(include_embedding))
 
 
-@router.put("/{record_id:path}")
+@router.put("/{record_id:path}", responses={**WRITE, **error_responses(501)})
 def update_vector(
     record_id: str, body: VectorUpdateRequest, vectors: Vectors, namespace: NamespaceQuery = None
 ) -> dict[str, Any]:
@@ -106,7 +114,7 @@ def update_vector(
     return stored.to_dict()
 
 
-@router.delete("/{record_id:path}")
+@router.delete("/{record_id:path}", responses=error_responses(400, 401, 403, 404, 503, 507))
 def delete_vector(
     record_id: str, vectors: Vectors, namespace: NamespaceQuery = None
 ) -> dict[str, Any]:

@@ -153,7 +153,7 @@ def record_row(record: Record, uid: str, dim: int) -> dict[str, Any]:
         KEY: record_key(uid, record_id),
         NS: uid,
         ID: record_id,
-        HASH: "" if content_hash is None else "\x00" + content_hash,
+        HASH: encode_hash(content_hash, record.from_image_ingest),
         TEXT: "" if text is None else "\x00" + text,
         METADATA: json.loads(encoded),
         NORM: float(np.linalg.norm(vector.astype(np.float64))),
@@ -166,6 +166,28 @@ def optional(stored: str) -> str | None:
     return stored[1:] if stored else None
 
 
+_API_HASH = "\x00"
+_IMAGE_INGEST_HASH = "\x01"
+"""The mark before a content hash: written by the image ingest (its files may be served)
+or by anything else. Kept in the hash field, not a field of its own, so a lookup by hash
+is still one ``in`` list (``hash_forms``)."""
+
+
+def encode_hash(content_hash: str | None, from_image_ingest: bool) -> str:
+    if content_hash is None:
+        return ""
+    return (_IMAGE_INGEST_HASH if from_image_ingest else _API_HASH) + content_hash
+
+
+def hash_forms(content_hash: str) -> list[str]:
+    """Every stored form of ``content_hash`` (``optional`` reads back either)."""
+    return [_API_HASH + content_hash, _IMAGE_INGEST_HASH + content_hash]
+
+
+def is_from_image_ingest(stored_hash: str) -> bool:
+    return stored_hash.startswith(_IMAGE_INGEST_HASH)
+
+
 def record_from_row(row: dict[str, Any], with_vector: bool = True) -> Record:
     vector = np.asarray(row[VECTOR], dtype=np.float32) if with_vector else np.zeros(0, np.float32)
     return Record(
@@ -174,6 +196,7 @@ def record_from_row(row: dict[str, Any], with_vector: bool = True) -> Record:
         text=optional(row[TEXT]),
         metadata=dict(row[METADATA] or {}),
         content_hash=optional(row[HASH]),
+        from_image_ingest=is_from_image_ingest(row[HASH]),
     )
 
 
@@ -192,7 +215,10 @@ __all__ = [
     "CATALOG_FIELDS",
     "catalog_name",
     "data_collection_name",
+    "encode_hash",
+    "hash_forms",
     "in_list",
+    "is_from_image_ingest",
     "literal",
     "namespace_uid",
     "record_from_row",

@@ -53,6 +53,7 @@ from .layout import (
     VECTOR,
     data_index,
     data_schema,
+    hash_forms,
     in_list,
     literal,
     optional,
@@ -225,7 +226,7 @@ class MilvusStore(VectorStore):
             entry = self._entry(namespace)
             collection = self._collection(entry)
             for start in range(0, len(wanted), _CHUNK):
-                stored = ["\x00" + h for h in wanted[start : start + _CHUNK]]
+                stored = [form for h in wanted[start : start + _CHUNK] for form in hash_forms(h)]
                 expression = f"{NS} == {literal(entry.uid)} and {in_list(HASH, stored)}"
                 for row in self._query(collection, expression, [HASH, VECTOR]):
                     found[row[HASH][1:]] = np.asarray(row[VECTOR], dtype=np.float32)
