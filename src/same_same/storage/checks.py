@@ -18,6 +18,7 @@ from ..errors import InvalidInputError, SpaceMismatchError
 from ..filters import FilterSet, parse_filters
 from ..records import EmbeddingSpace, Record
 
+
 def check_namespace_name(name: object) -> str:
     """The name of a namespace about to be created (same_same.identifiers has the rule)."""
     return identifiers.check_namespace_name(name)
