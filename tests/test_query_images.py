@@ -416,3 +416,14 @@ def test_clip_server_answers_the_issue_png_with_a_400_and_keeps_serving(
     )
     assert found.status_code == 200, found.text
     assert found.json()["results"][0]["metadata"]["filename"] == picture.name
+    # and a 9-megapixel JPEG of it, decoded at 1/4 scale inside libjpeg, ranks it first too
+    buffer = io.BytesIO()
+    with Image.open(picture) as small:
+        small.convert("RGB").resize((3000, 3000), Image.Resampling.BICUBIC).save(buffer, "JPEG")
+    as_jpeg = httpx.post(
+        base_url + "/api/v1/search/image",
+        json={"image": base64.b64encode(buffer.getvalue()).decode(), "namespace": "photos"},
+        timeout=120,
+    )
+    assert as_jpeg.status_code == 200, as_jpeg.text
+    assert as_jpeg.json()["results"][0]["metadata"]["filename"] == picture.name
