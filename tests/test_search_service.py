@@ -241,7 +241,6 @@ def test_same_dimension_in_two_spaces_is_ambiguous(
         ([0.0, 0.0, 0.0], "all zeros"),
         ([1.0, float("nan"), 0.0], r"embedding\[1\] is nan"),
         ([1.0, float("inf"), 0.0], r"embedding\[1\] is inf"),
-        ([1.0, 1e39, 0.0], "finite float32"),
         ([1.0, "2", 0.0], r"embedding\[1\] must be a number"),
         ([1.0, True, 0.0], r"embedding\[1\] must be a number"),
         ([[1.0, 2.0]], r"embedding\[0\] must be a number"),

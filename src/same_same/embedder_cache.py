@@ -1,11 +1,13 @@
 """One embedder per embedding space for the life of a process, and a cache of query vectors.
 
 A server loads a namespace's model on that namespace's first query and keeps it;
-repeating a query costs a dictionary lookup instead of a forward pass.
+repeating a query costs a dictionary lookup instead of a forward pass. The cache keys on
+a SHA-256 digest of the query text, so it holds 32 bytes per query, not the text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 
@@ -40,7 +42,8 @@ class EmbedderCache:
         self._embedders: dict[EmbeddingSpace, Embedder] = {}
         self._creation_locks: dict[EmbeddingSpace, threading.Lock] = {}
         self._lock = threading.Lock()
-        self._queries: OrderedDict[tuple[EmbeddingSpace, str], np.ndarray] = OrderedDict()
+        # keyed by a digest of the text: the cache never holds the texts themselves
+        self._queries: OrderedDict[tuple[EmbeddingSpace, bytes], np.ndarray] = OrderedDict()
 
     def get(self, space: EmbeddingSpace) -> Embedder:
         """The embedder that made ``space``'s vectors (InvalidInputError for raw-vector spaces)."""
@@ -76,7 +79,7 @@ class EmbedderCache:
 
     def embed_query(self, space: EmbeddingSpace, text: str) -> np.ndarray:
         """``text`` embedded in ``space``, from the cache when it was asked before."""
-        key = (space, text)
+        key = (space, hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
         with self._lock:
             cached = self._queries.get(key)
             if cached is not None:

@@ -28,6 +28,11 @@ Semantics, in one place:
   (an empty list matches nothing). An array field never matches ``in``.
 * ``exists: true`` matches a field that is present and not null; ``exists: false``
   the opposite.
+
+Size: at most ``limits.MAX_FILTER_CONDITIONS`` conditions, ``MAX_FILTER_LIST_ITEMS``
+values per ``in`` list, ``MAX_FILTER_STRING_BYTES`` per string, ``MAX_FILTER_PATH_KEYS``
+keys per field name and ``MAX_FILTER_BYTES`` of names and values in all, so a filter
+costs every store a bounded query.
 """
 
 from __future__ import annotations
@@ -40,6 +45,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidInputError
+from .limits import (
+    MAX_FILTER_BYTES,
+    MAX_FILTER_CONDITIONS,
+    MAX_FILTER_LIST_ITEMS,
+    MAX_FILTER_PATH_KEYS,
+    MAX_FILTER_STRING_BYTES,
+    utf8_size,
+)
 
 Scalar = str | int | float | bool
 """A value a condition compares with."""
@@ -98,11 +111,41 @@ def parse_filters(raw: Mapping[str, Any] | FilterSet | None) -> FilterSet:
             f"filters must be an object mapping field names to conditions, got {_show(raw)}",
             hint='e.g. {"year": {"gte": 1900}, "type": "image"}',
         )
+    _check_condition_count(len(raw))
     conditions: list[Condition] = []
     for field, spec in raw.items():
         path = parse_field_path(field)
         conditions.extend(_parse_field(field, path, spec))
+        _check_condition_count(len(conditions))
+    _check_filter_size(conditions)
     return FilterSet(tuple(conditions))
+
+
+def _check_condition_count(count: int) -> None:
+    if count > MAX_FILTER_CONDITIONS:
+        raise InvalidInputError(
+            f"the filter has more than {MAX_FILTER_CONDITIONS} conditions "
+            "(MAX_FILTER_CONDITIONS)",
+            hint="narrow it down with fewer fields, or one 'in' list per field",
+        )
+
+
+def _check_filter_size(conditions: list[Condition]) -> None:
+    size = 0
+    for condition in conditions:
+        values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
+        size += utf8_size(condition.field) + sum(_value_size(value) for value in values)
+    if size > MAX_FILTER_BYTES:
+        raise InvalidInputError(
+            f"the filter's field names and values are {size:,} bytes; at most "
+            f"{MAX_FILTER_BYTES:,} (MAX_FILTER_BYTES)"
+        )
+
+
+def _value_size(value: Scalar) -> int:
+    if isinstance(value, str):
+        return utf8_size(value)
+    return len(str(value))
 
 
 def parse_field_path(field: object) -> tuple[str, ...]:
@@ -118,6 +161,11 @@ def parse_field_path(field: object) -> tuple[str, ...]:
             f"filter field {field!r} contains a double quote or a control character"
         )
     path = tuple(field.split("."))
+    if len(path) > MAX_FILTER_PATH_KEYS:
+        raise InvalidInputError(
+            f"filter field {field[:40]!r}... has {len(path)} keys; metadata nests at most "
+            f"{MAX_FILTER_PATH_KEYS} deep (MAX_FILTER_PATH_KEYS)"
+        )
     if any(not key for key in path):
         raise InvalidInputError(
             f"filter field {field!r} has an empty part; use dots only between keys, "
@@ -180,6 +228,11 @@ def _parse_condition(field: str, path: tuple[str, ...], op: Any, value: Any) -> 
     if op == "in":
         if not isinstance(value, (list, tuple)):
             raise InvalidInputError(f"{where} needs a list of values, got {_show(value)}")
+        if len(value) > MAX_FILTER_LIST_ITEMS:
+            raise InvalidInputError(
+                f"{where} has {len(value):,} values; an 'in' list holds at most "
+                f"{MAX_FILTER_LIST_ITEMS:,} (MAX_FILTER_LIST_ITEMS)"
+            )
         return Condition(field, path, op, tuple(_check_scalar(where, item) for item in value))
     if not isinstance(value, bool):  # exists
         raise InvalidInputError(f"{where} needs true or false, got {_show(value)}")
@@ -187,7 +240,9 @@ def _parse_condition(field: str, path: tuple[str, ...], op: Any, value: Any) -> 
 
 
 def _check_scalar(where: str, value: Any) -> Scalar:
-    if isinstance(value, (bool, str)):
+    if isinstance(value, str):
+        return _check_string(where, value)
+    if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):
         return _check_number(where, value)
@@ -197,7 +252,17 @@ def _check_scalar(where: str, value: Any) -> Scalar:
 def _check_orderable(where: str, value: Any) -> Scalar:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise InvalidInputError(f"{where} needs a number or a string, got {_show(value)}")
-    return value if isinstance(value, str) else _check_number(where, value)
+    return _check_string(where, value) if isinstance(value, str) else _check_number(where, value)
+
+
+def _check_string(where: str, value: str) -> str:
+    # len() first: a huge string is refused without encoding it
+    if len(value) > MAX_FILTER_STRING_BYTES or utf8_size(value) > MAX_FILTER_STRING_BYTES:
+        raise InvalidInputError(
+            f"{where}: a string longer than {MAX_FILTER_STRING_BYTES:,} bytes "
+            "(MAX_FILTER_STRING_BYTES)"
+        )
+    return value
 
 
 def _check_number(where: str, value: int | float) -> int | float:

@@ -23,6 +23,7 @@ from .hybrid import HybridWeights, candidate_pool_size, parse_hybrid_weights, re
 from .records import EmbeddingSpace, Match, NamespaceInfo
 from .storage import Filters, VectorStore
 from .validation import (
+    check_embedded,
     check_filters,
     check_limit,
     check_query_text,
@@ -150,7 +151,7 @@ class SearchService:
         namespaces, space = self.resolve_namespaces(
             namespace, accepts=has_registered_embedder, query_kind="text query"
         )
-        vector = self.embedders.embed_query(space, text)
+        vector = check_embedded(self.embedders.embed_query(space, text), "the query text")
         if weights is None or weights.keyword == 0:
             matches = self.store.search(
                 namespaces, vector, limit=limit, filters=filters, exact=exact

@@ -1,5 +1,5 @@
 """Checks of what users send, shared by every service: vectors, limits, ids, query text,
-metadata, filters, and the namespace a request names.
+metadata, filters, and the namespace a request names (the size limits: ``limits``).
 
 Each check returns the value in its canonical form or raises ``InvalidInputError``
 (``NamespaceNotFoundError`` for a namespace) with a message that names the field.
@@ -14,8 +14,15 @@ from typing import Any
 import numpy as np
 
 from . import identifiers
+from .embedders.base import normalized_rows
 from .errors import InvalidInputError, NamespaceNotFoundError
 from .filters import parse_filters
+from .limits import (
+    MAX_QUERY_TEXT_BYTES,
+    check_metadata_limits,
+    check_record_text,
+    utf8_size,
+)
 from .records import NamespaceInfo
 from .storage import Filters, VectorStore
 
@@ -24,7 +31,12 @@ MAX_LIMIT = 1000
 
 
 def coerce_vector(value: Any, name: str = "embedding") -> np.ndarray:
-    """A non-empty 1-D float32 vector of finite numbers, not all zero (InvalidInputError)."""
+    """``value`` as a unit-length 1-D float32 vector (InvalidInputError).
+
+    Any finite numbers are taken, however large or small: the vector is normalised
+    in float64 (``normalized_rows``) and only then cast to float32, so
+    ``[2e19, 1e19, 0]`` keeps its direction. All zeros has no direction and is refused.
+    """
     if isinstance(value, np.ndarray):
         if value.dtype.kind not in "iuf":
             raise InvalidInputError(f"{name} must hold numbers, got dtype {value.dtype}")
@@ -35,22 +47,31 @@ def coerce_vector(value: Any, name: str = "embedding") -> np.ndarray:
             for index, item in enumerate(value):
                 if isinstance(item, bool) or not isinstance(item, (int, float)):
                     raise InvalidInputError(f"{name}[{index}] must be a number, got {item!r}")
-        array = np.asarray(value, dtype=np.float64)
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except OverflowError:  # an int beyond what a float holds
+            raise InvalidInputError(f"{name} holds a number too large for a float") from None
     else:
         raise InvalidInputError(f"{name} must be a list of numbers, got {type(value).__name__}")
     if array.ndim != 1:
         raise InvalidInputError(f"{name} must be a flat list of numbers")
     if array.size == 0:
         raise InvalidInputError(f"{name} is empty")
-    with np.errstate(over="ignore"):
-        vector = array.astype(np.float32)
-    bad = np.flatnonzero(~np.isfinite(vector))
+    bad = np.flatnonzero(~np.isfinite(array))
     if bad.size:
-        raise InvalidInputError(
-            f"{name}[{bad[0]}] is {array[bad[0]]}: every value must be a finite float32 number"
-        )
-    if not np.any(vector):
+        raise InvalidInputError(f"{name}[{bad[0]}] is {array[bad[0]]}: every value must be finite")
+    if not np.any(array):
         raise InvalidInputError(f"{name} is all zeros; cosine similarity needs a direction")
+    return check_embedded(normalized_rows(array[None, :])[0], name)
+
+
+def check_embedded(vector: np.ndarray, what: str) -> np.ndarray:
+    """``vector`` unless it is zero or not finite: a vector that cannot be compared."""
+    if not np.isfinite(vector).all() or not np.any(vector):
+        raise InvalidInputError(
+            f"{what} gave no usable vector (all zeros, or not finite)",
+            hint="give some words or numbers the model can read",
+        )
     return vector
 
 
@@ -81,8 +102,16 @@ def check_filters(filters: Any) -> Filters | None:
 
 
 def check_query_text(text: Any) -> str:
+    """A query text of at most MAX_QUERY_TEXT_BYTES, not blank (InvalidInputError)."""
     if not isinstance(text, str):
         raise InvalidInputError(f"the query text must be a string, got {type(text).__name__}")
+    # len() first: a huge text is refused without encoding it
+    if len(text) > MAX_QUERY_TEXT_BYTES or utf8_size(text) > MAX_QUERY_TEXT_BYTES:
+        raise InvalidInputError(
+            f"the query text is longer than {MAX_QUERY_TEXT_BYTES:,} bytes "
+            "(MAX_QUERY_TEXT_BYTES)",
+            hint="the model reads only the first 77 tokens; a sentence or two is plenty",
+        )
     if not text.strip():
         raise InvalidInputError("the query text is empty", hint="give some words to search for")
     return text
@@ -94,18 +123,22 @@ def check_record_id(record_id: Any) -> str:
 
 
 def check_text(text: Any) -> str | None:
-    """An optional text field of a record."""
-    if text is not None and not isinstance(text, str):
+    """An optional text field of a record, of at most MAX_RECORD_TEXT_BYTES."""
+    if text is None:
+        return None
+    if not isinstance(text, str):
         raise InvalidInputError(f"text must be a string, got {type(text).__name__}")
-    return text
+    return check_record_text(text)
 
 
 def check_metadata(metadata: Any) -> dict[str, Any]:
-    """A copy of an optional metadata object with string keys."""
+    """A copy of an optional metadata object with string keys, within the metadata limits
+    (``limits.check_metadata_limits``)."""
     if metadata is None:
         return {}
     if not isinstance(metadata, Mapping) or not all(isinstance(k, str) for k in metadata):
         raise InvalidInputError("metadata must be an object with string keys")
+    check_metadata_limits(metadata)
     return dict(metadata)
 
 

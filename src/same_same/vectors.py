@@ -21,9 +21,9 @@ from .embedders import (
     Embedder,
     EmbedderOptions,
     create_embedder,
-    normalized_rows,
 )
 from .errors import InvalidInputError
+from .limits import check_metadata_limits, check_record_text
 from .records import (
     EmbeddingSpace,
     NamespaceInfo,
@@ -34,6 +34,7 @@ from .records import (
 )
 from .storage import VectorStore
 from .validation import (
+    check_embedded,
     check_limit,
     check_metadata,
     check_offset,
@@ -45,6 +46,14 @@ from .validation import (
 
 EXTERNAL_EMBEDDER = "external"
 EXTERNAL_MODEL = "custom"
+
+
+def stored_metadata(fields: dict[str, Any], namespace: str) -> dict[str, Any]:
+    """``fields`` stamped with the namespace, checked whole against the metadata limits
+    before anything (a new namespace included) is written."""
+    metadata = stamp_namespace(fields, namespace)
+    check_metadata_limits(metadata)
+    return metadata
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,7 @@ class VectorService:
         text: str | None = None,
     ) -> StoredRecord:
         """Store a raw vector, normalised to unit length; a new namespace gets an external space."""
-        vector = coerce_vector(embedding)
+        vector = coerce_vector(embedding)  # unit length, normalised in float64
         record_id = uuid.uuid4().hex if record_id is None else check_record_id(record_id)
         namespace = namespace or DEFAULT_NAMESPACE
         info = self.store.find_namespace(namespace)
@@ -134,9 +143,9 @@ class VectorService:
             )
         record = Record(
             id=record_id,
-            vector=normalized_rows(vector[None, :])[0],
+            vector=vector,
             text=check_text(text),
-            metadata=stamp_namespace(check_metadata(metadata), namespace),
+            metadata=stored_metadata(check_metadata(metadata), namespace),
         )
         if info is None:
             space = EmbeddingSpace(EXTERNAL_EMBEDDER, EXTERNAL_MODEL, "", dim)
@@ -159,16 +168,17 @@ class VectorService:
         """
         if not isinstance(text, str) or not text.strip():
             raise InvalidInputError("text must be a non-empty string")
+        check_record_text(text)
         namespace = namespace or DEFAULT_NAMESPACE
         record_id = derive_text_id(text) if record_id is None else check_record_id(record_id)
-        fields = {"type": "text", **check_metadata(metadata)}
+        metadata = stored_metadata({"type": "text", **check_metadata(metadata)}, namespace)
         info = self.store.find_namespace(namespace)
         embedder = self._embedder_for_writing(info)
         record = Record(
             id=record_id,
-            vector=embedder.embed(text),
+            vector=check_embedded(embedder.embed(text), "the text"),
             text=text,
-            metadata=stamp_namespace(fields, namespace),
+            metadata=metadata,
             content_hash=hash_text(text),
         )
         if info is None:  # created only once there is a record to store in it
@@ -207,16 +217,15 @@ class VectorService:
                     f"namespace {home!r} holds vectors of {space.describe()}; "
                     f"this embedding has {vector.shape[0]} values"
                 )
-            vector = normalized_rows(vector[None, :])[0]
             content_hash = None
         elif text is not None and text != old.text and has_registered_embedder(space):
-            vector = self.embedders.get(space).embed(text)
+            vector = check_embedded(self.embedders.get(space).embed(text), "the text")
             content_hash = hash_text(text)
         record = Record(
             id=old.id,
             vector=vector,
             text=old.text if text is None else text,
-            metadata=stamp_namespace(
+            metadata=stored_metadata(
                 old.metadata if metadata is None else check_metadata(metadata), home
             ),
             content_hash=content_hash,

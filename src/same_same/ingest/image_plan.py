@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import InvalidInputError
 from ..imaging.prepare import PreparedImage
+from ..limits import check_metadata_limits
 from ..records import NAMESPACE_KEY, stamp_namespace
 from ..sources import BadItem, SourceItem
 from ..sources.images import describe_os_error
@@ -100,6 +102,11 @@ class Planner:
                 continue
             self.seen_ids.add(item.id)
             metadata = stamp_namespace(item.metadata, self.namespace)
+            try:  # labels of an image list are the user's text: bounded like any metadata
+                check_metadata_limits(metadata)
+            except InvalidInputError as exc:
+                yield Skip(item.location, exc.message)
+                continue
             file = SourceFile(item.location, item.id, item.path, metadata)
             try:
                 info = os.stat(file.path)

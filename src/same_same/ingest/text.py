@@ -8,6 +8,8 @@ from typing import Any
 
 from ..embedders import Embedder
 from ..errors import InvalidInputError
+from ..identifiers import check_record_id
+from ..limits import check_metadata_limits, check_record_text
 from ..records import Record, derive_text_id, hash_text, stamp_namespace
 from ..sources import BadItem, Source, SourceItem
 from ..storage import VectorStore
@@ -29,9 +31,14 @@ def _good_items(items: Iterable[SourceItem | BadItem], log: ItemLog) -> Iterator
 
 
 def _prepare(item: SourceItem, namespace: str) -> tuple[str, str, dict[str, Any]]:
+    """``(id, text, metadata)`` as stored; InvalidInputError naming the limit an item
+    passes (its text, or its metadata as stored)."""
     assert item.text is not None
+    check_record_text(item.text)
     metadata = stamp_namespace({"type": "text", **item.metadata}, namespace)
-    return item.id or derive_text_id(item.text), item.text, metadata
+    check_metadata_limits(metadata)
+    record_id = derive_text_id(item.text) if item.id is None else check_record_id(item.id)
+    return record_id, item.text, metadata
 
 
 def ingest_texts(
@@ -75,7 +82,11 @@ def _ingest_batch(
     # Later duplicates of an id within a batch win, as they would across batches.
     prepared: dict[str, tuple[str, dict[str, Any], str]] = {}
     for item in batch:
-        record_id, text, meta = _prepare(item, namespace)
+        try:
+            record_id, text, meta = _prepare(item, namespace)
+        except InvalidInputError as exc:
+            log.skip(item.location, exc.message)
+            continue
         prepared[record_id] = (text, meta, item.location)
     ids = list(prepared)
     hashes = {record_id: hash_text(text) for record_id, (text, _, _) in prepared.items()}

@@ -161,6 +161,9 @@ class JSONLinesSource(Source):
                 except json.JSONDecodeError as exc:
                     yield BadItem(location, f"invalid JSON: {exc.msg} at column {exc.colno}")
                     continue
+                except RecursionError:
+                    yield BadItem(location, "JSON nested too deeply to read")
+                    continue
                 if not isinstance(obj, dict):
                     yield BadItem(location, f"expected a JSON object, got {type(obj).__name__}")
                     continue
@@ -178,6 +181,8 @@ class JSONSource(Source):
             data = json.loads(path.read_bytes())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SourceError(f"{path}: invalid JSON: {exc}") from None
+        except RecursionError:
+            raise SourceError(f"{path}: JSON nested too deeply to read") from None
         if isinstance(data, dict):
             data = next(
                 (data[k] for k in ("records", "data", "items") if isinstance(data.get(k), list)),

@@ -6,7 +6,6 @@ one bad item in a batch is easy to find.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ import numpy as np
 from .. import identifiers
 from ..errors import InvalidInputError, SpaceMismatchError
 from ..filters import FilterSet, parse_filters
+from ..limits import MAX_STORED_VECTOR_NORM, MIN_STORED_VECTOR_NORM, check_metadata_limits
 from ..records import EmbeddingSpace, Record
 
 
@@ -50,11 +50,30 @@ def check_ids(ids: object, what: str = "ids") -> list[str]:
 
 
 def check_vector(vector: object, dim: int, what: str) -> np.ndarray:
-    """``vector`` as a finite 1-D float32 array of ``dim`` numbers."""
+    """``vector`` as a finite 1-D float32 array of ``dim`` numbers that a store can use.
+
+    Stores keep a vector as given and compute cosines in float32, so its length must
+    lie between MIN_STORED_VECTOR_NORM and MAX_STORED_VECTOR_NORM (limits), and all
+    zeros, which has no direction, is refused.
+    """
+    array = _check_array(vector, dim, what)
+    norm = float(np.linalg.norm(array.astype(np.float64)))
+    if norm == 0.0:
+        raise InvalidInputError(f"{what}: vector is all zeros, so it has no direction to compare")
+    if not MIN_STORED_VECTOR_NORM <= norm <= MAX_STORED_VECTOR_NORM:
+        raise InvalidInputError(
+            f"{what}: vector length {norm:.3g} is outside {MIN_STORED_VECTOR_NORM:g} to "
+            f"{MAX_STORED_VECTOR_NORM:g}, where the stores' float32 cosines are exact",
+            hint="normalise vectors to unit length before storing them",
+        )
+    return array
+
+
+def _check_array(vector: object, dim: int, what: str) -> np.ndarray:
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             array = np.asarray(vector, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidInputError(f"{what}: vector is not an array of numbers ({exc})") from None
     if array.shape != (dim,):
         raise InvalidInputError(
@@ -73,6 +92,7 @@ def encode_vector(vector: np.ndarray) -> bytes:
 
 
 def encode_metadata(metadata: object, what: str) -> str:
+    """Compact JSON of a record's metadata, within the metadata limits (limits)."""
     if metadata is None:
         return "{}"
     if not isinstance(metadata, Mapping):
@@ -80,9 +100,9 @@ def encode_metadata(metadata: object, what: str) -> str:
             f"{what}: metadata must be an object, got {type(metadata).__name__}"
         )
     try:
-        return json.dumps(metadata, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"{what}: metadata is not JSON ({exc})") from None
+        return check_metadata_limits(metadata)
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{what}: {exc.message}", hint=exc.hint) from None
 
 
 def encode_record(
@@ -130,12 +150,13 @@ def check_same_space(spaces: Mapping[str, EmbeddingSpace]) -> EmbeddingSpace:
 
 
 def check_query(vector: object, space: EmbeddingSpace) -> np.ndarray:
-    """A unit-length float32 query vector for ``space``."""
-    query = check_vector(vector, space.dim, "query")
-    norm = float(np.linalg.norm(query))
-    if norm == 0.0:
+    """A unit-length float32 query vector for ``space``, normalised in float64."""
+    query = _check_array(vector, space.dim, "query").astype(np.float64)
+    scale = float(np.abs(query).max())
+    if scale == 0.0:
         raise InvalidInputError("query: vector is all zeros, so it has no direction to compare")
-    return (query / norm).astype(np.float32)
+    query /= scale  # first to the largest magnitude: no square overflows or vanishes
+    return (query / np.linalg.norm(query)).astype(np.float32)
 
 
 def check_count(value: object, what: str, minimum: int) -> int:

@@ -21,7 +21,13 @@ import numpy as np
 
 from ...errors import InvalidInputError, MissingDependencyError
 from ...records import EmbeddingSpace
-from ..base import EmbedderOptions, ImageEmbedderBase, ImageInput, normalized_rows
+from ..base import (
+    EmbedderOptions,
+    ImageEmbedderBase,
+    ImageInput,
+    cut_for_tokenizer,
+    normalized_rows,
+)
 from .backends import backend_device, check_backend_name, default_batch_size, load_clip_backend
 from .device import check_device_name
 from .names import DEFAULT_MODEL, ModelChoice, default_pretrained_for, resolve_model_choice
@@ -176,7 +182,8 @@ class CLIPEmbedder(ImageEmbedderBase):
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
             rows = order[start : start + self.batch_size]
-            out[rows] = backend.encode_texts([texts[i] for i in rows])
+            # the tokenizer's cost grows with a text's length, the model reads 77 tokens
+            out[rows] = backend.encode_texts([cut_for_tokenizer(texts[i]) for i in rows])
         return normalized_rows(out)
 
     def embed_images(self, images: Sequence[ImageInput]) -> np.ndarray:
