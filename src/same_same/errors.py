@@ -111,6 +111,26 @@ class StoreUnavailableError(StoreError):
     status = 503
 
 
+class DiskFullError(StoreError):
+    """The disk under the store filled up. What was committed before stays readable.
+
+    507 Insufficient Storage is the status HTTP has for exactly this: the request was
+    fine, the server has no room to keep its result."""
+
+    code = "disk_full"
+    status = 507
+
+
+class ReadOnlyStoreError(StoreError):
+    """A write reached a store opened read-only (a read-only mount or unwritable files).
+
+    403, not 503: retrying will not help until someone remounts the data directory or
+    changes its permissions, and reads keep working meanwhile."""
+
+    code = "store_read_only"
+    status = 403
+
+
 class UnsupportedModalityError(SameSameError):
     """An embedder was asked for a modality it does not handle (images on a text model)."""
 

@@ -9,10 +9,11 @@ import click
 
 from ..config import resolve_data_dir
 from ..embedders import DEFAULT_EMBEDDER, EmbedderOptions, create_embedder, is_image_embedder
+from ..errors import DiskFullError, NamespaceNotFoundError, ReadOnlyStoreError, StoreError
 from ..ingest import IngestOptions, Progress, run_ingest
 from ..ingest.ray_options import EmbedderRecipe, RayOptions
 from ..sources import SourceOptions, open_source
-from ..storage import open_store
+from ..storage import VectorStore, open_store
 from .options import (
     BooleanValueCommand,
     data_dir_option,
@@ -33,6 +34,38 @@ class IngestCommand(BooleanValueCommand):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, normalize_ray_flag(args))
+
+
+def refuse_read_only(store: VectorStore, dry_run: bool) -> None:
+    """Fail before reading or embedding anything when nothing could be stored."""
+    if getattr(store, "read_only", False) and not dry_run:
+        raise ReadOnlyStoreError(
+            "the store is read-only: nothing can be ingested (searches still work)",
+            hint="remount the data directory writable, or ingest as a user who can write it",
+        )
+
+
+def describe_stored(store: VectorStore, namespace: str) -> str:
+    """How many records the namespace holds (read back: the store stays readable)."""
+    try:
+        count = store.count(namespace)
+    except NamespaceNotFoundError:
+        return f"nothing is stored in namespace {namespace!r}"
+    except StoreError:
+        return "what was committed before it is stored"
+    return f"{count} records are stored in namespace {namespace!r}"
+
+
+def save_indexes(store: VectorStore) -> StoreError | None:
+    """Save the store's indexes now (a store without any has nothing to do here)."""
+    save = getattr(store, "save_indexes", None)
+    if save is None:
+        return None
+    try:
+        save()
+    except StoreError as exc:
+        return exc
+    return None
 
 
 def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -199,12 +232,25 @@ def ingest_command(
         unit="images" if opened.modality == "image" else "records", enabled=not quiet
     )
     with open_store(store_dir, store_spec) as store:
-        report = run_ingest(store, model, opened, options, progress)
+        refuse_read_only(store, dry_run)
+        try:
+            report = run_ingest(store, model, opened, options, progress)
+        except DiskFullError as exc:
+            # One line with what is safe: every batch committed before the full one.
+            raise DiskFullError(
+                f"disk full while storing a batch; {describe_stored(store, namespace)}",
+                hint="free some space and run the same command again: it stores only "
+                "what is missing",
+            ) from exc
+        # Saved here rather than at close, so a failure (a full disk) is told, not logged.
+        index_failure = save_indexes(store)
     for line in report.summary_lines():
         click.echo(line, err=True)
     if as_json:
         click.echo(json.dumps(report.to_dict()))
     sys.stdout.flush()
+    if index_failure is not None:
+        raise index_failure  # the records are stored; the message says so
     if report.exit_code:
         sys.exit(report.exit_code)
 

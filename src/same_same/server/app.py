@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -12,7 +13,7 @@ from fastapi import APIRouter, FastAPI
 from .. import __version__
 from ..embedder_cache import EmbedderCache
 from ..search import SearchService
-from ..storage import open_store
+from ..storage import VectorStore, open_store
 from ..vectors import VectorService
 from .auth import APIKeyMiddleware, check_api_key
 from .body_limit import BodySizeLimitMiddleware
@@ -20,6 +21,8 @@ from .errors import install_error_handlers
 from .openapi import install_openapi
 from .routes import health, media, namespaces, page, search, vectors
 from .settings import ServerSettings
+
+logger = logging.getLogger("same_same.server")
 
 # A new resource is one router module plus one line here.
 ROUTERS: list[APIRouter] = [
@@ -32,6 +35,18 @@ ROUTERS: list[APIRouter] = [
 ]
 
 
+def close_store(store: VectorStore) -> None:
+    """Close the store at shutdown; a failure is logged, since nothing is left to answer.
+
+    The store already logged why (a full disk while saving an index); what it
+    committed is stored, and the last saved index is still there for the next start.
+    """
+    try:
+        store.close()
+    except Exception as exc:  # noqa: BLE001 - shutdown must finish whatever went wrong
+        logger.warning("closing the store failed: %s: %s", type(exc).__name__, exc)
+
+
 def create_app(settings: ServerSettings) -> FastAPI:
     """Open the store in ``settings.data_dir`` and build the app that serves it."""
     api_key = check_api_key(settings.api_key)  # before the store is opened: nothing to close
@@ -39,8 +54,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if getattr(store, "read_only", False):
+            logger.warning(
+                "the store in %s is read-only: searches work, writes are refused (403)",
+                settings.data_dir,
+            )
         yield
-        store.close()
+        close_store(store)
 
     app = FastAPI(
         title="same-same",

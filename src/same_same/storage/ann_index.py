@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .index_files import IndexFiles, checksum, checksum_matches, fsync_path
+from .index_files import IndexFiles, IndexSaveFailed, checksum, checksum_matches, fsync_path
 from .index_settings import IndexSettings
 
 logger = logging.getLogger(__name__)
@@ -165,15 +165,45 @@ class VectorIndex:
                 files.sidecar.unlink()
 
     def save(self, files: IndexFiles, namespace: str, created_seq: int) -> Path:
-        """Write the index and its sidecar atomically (the caller holds the lock)."""
-        files.folder.mkdir(parents=True, exist_ok=True)
+        """Write the index and its sidecar atomically (the caller holds the lock).
+
+        Raises ``IndexSaveFailed`` (a full disk, a read-only folder...) after removing
+        what it wrote: the previous sidecar and its file stay as they were.
+        """
         target = files.index_path(created_seq, self.watermark)
         temporary = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-        self._index.save(str(temporary))
-        crc, size = checksum(temporary)
-        fsync_path(temporary)
-        os.replace(temporary, target)
-        sidecar = {
+        temporary_sidecar = files.sidecar.with_name(f"{files.sidecar.name}.{os.getpid()}.tmp")
+        written = [temporary, temporary_sidecar]
+        try:
+            files.folder.mkdir(parents=True, exist_ok=True)
+            self._index.save(str(temporary))
+            crc, size = checksum(temporary)
+            fsync_path(temporary)
+            os.replace(temporary, target)
+            written.append(target)  # named by no sidecar until the next replace
+            temporary_sidecar.write_text(
+                json.dumps(self._describe(namespace, created_seq, target, size, crc), indent=1),
+                encoding="utf-8",
+            )
+            fsync_path(temporary_sidecar)
+            os.replace(temporary_sidecar, files.sidecar)
+        except Exception as exc:
+            failure = IndexSaveFailed.of(exc, files.folder)  # before the disk has room again
+            _remove_quietly(written)
+            raise failure from exc
+        except BaseException:
+            _remove_quietly(written)
+            raise
+        with contextlib.suppress(OSError):
+            fsync_path(files.folder)  # the save is complete without it; only durability waits
+        files.remove_stale(keep=target)
+        return target
+
+    def _describe(
+        self, namespace: str, created_seq: int, target: Path, size: int, crc: int
+    ) -> dict[str, Any]:
+        """The sidecar of a save to ``target``."""
+        return {
             "format": FORMAT_VERSION,
             "namespace": namespace,
             "created_seq": created_seq,
@@ -189,13 +219,6 @@ class VectorIndex:
             "expansion_add": self.settings.expansion_add,
             "saved_at": time.time(),
         }
-        temporary_sidecar = files.sidecar.with_name(f"{files.sidecar.name}.{os.getpid()}.tmp")
-        temporary_sidecar.write_text(json.dumps(sidecar, indent=1), encoding="utf-8")
-        fsync_path(temporary_sidecar)
-        os.replace(temporary_sidecar, files.sidecar)
-        fsync_path(files.folder)
-        files.remove_stale(keep=target)
-        return target
 
     @classmethod
     def load(
@@ -275,6 +298,12 @@ class VectorIndex:
 
 class _DamagedIndex(Exception):
     pass
+
+
+def _remove_quietly(paths: list[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 __all__ = ["IndexFiles", "VectorIndex", "usearch_available"]

@@ -16,7 +16,14 @@ searching, an ingest process writing):
    when the store is closed, a process saves, unless another process holds the
    lock or has already saved a state at least as new. So an ingest process
    leaves the file up to date when it finishes, and a server started afterwards
-   loads it and inserts nothing.
+   loads it and inserts nothing. The same count applies inside one long insertion
+   (a build, a large catch-up): rows go in oldest first and a checkpoint is saved
+   every so many, so a process killed midway leaves its progress to the next one
+   instead of leaving it to start again from zero.
+4. A save that fails (a full disk, a read-only folder) removes what it wrote and
+   keeps the previous file; searches go on with the index in memory, the next
+   attempt waits for as many changes again, and ``save_all`` reports the failure
+   so an ingest can say its records are stored but the index is not.
 
 The deletion log keeps rowids (the index keys) since schema version 2; an index
 whose watermark is older than the log's horizon, or older than log rows without
@@ -25,10 +32,11 @@ a rowid, is rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +44,7 @@ import numpy as np
 
 from ..errors import StoreError
 from .ann_index import VectorIndex, usearch_available
-from .index_files import IndexFiles
+from .index_files import IndexFiles, IndexSaveFailed
 from .index_settings import IndexSettings
 from .matrix import normalize_rows_in_place
 from .matrix_cache import NamespaceRow
@@ -68,6 +76,8 @@ class _Entry:
     index: VectorIndex
     unsaved: int = 0
     """Changes applied since the state on disk (or since it was built)."""
+    failed_saves: int = 0
+    """Saves that failed in a row; each one puts the next attempt further off."""
 
 
 @dataclass
@@ -76,13 +86,17 @@ class IndexCache:
 
     ``current_seq`` reads the store's seq outside that snapshot; it tells a file
     saved by another process a moment ago from one newer than a restored database.
+    ``read_only``: the data directory cannot be written; indexes are loaded if saved,
+    else built in memory, and never saved.
     """
 
     data_dir: Path
     settings: IndexSettings
     current_seq: Callable[[], int]
+    read_only: bool = False
     stats: IndexStats = field(default_factory=IndexStats)
     _entries: dict[str, _Entry] = field(default_factory=dict)
+    _said_unsaved: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -138,11 +152,14 @@ class IndexCache:
         self._entries.pop(name, None)
         IndexFiles.of(self.data_dir, name).remove_all()
 
-    def save_all(self) -> None:
-        """Save what this process changed (the store is closing)."""
-        for name, entry in self._entries.items():
-            if entry.unsaved:
-                self._save(name, entry, wait=_CLOSE_LOCK_WAIT_S)
+    def save_all(self) -> StoreError | None:
+        """Save what this process changed; the first failure, if any (already logged)."""
+        failures = [
+            self._save(name, entry, wait=_CLOSE_LOCK_WAIT_S)
+            for name, entry in self._entries.items()
+            if entry.unsaved
+        ]
+        return next((failure for failure in failures if failure is not None), None)
 
     def clear(self) -> None:
         self._entries.clear()
@@ -152,9 +169,9 @@ class IndexCache:
     def _discard(self, name: str, entry: _Entry) -> None:
         """Its file failed the background checksum: forget both; the next use rebuilds."""
         del self._entries[name]
-        files = self._files(name)
-        with files.locked(wait=None):
-            entry.index.discard_file(files)
+        with self._locked(name, wait=None) as held:
+            if held:
+                entry.index.discard_file(self._files(name))
         logger.warning("rebuilding the index of namespace %r (its file is damaged)", name)
 
     def _files(self, name: str) -> IndexFiles:
@@ -166,13 +183,14 @@ class IndexCache:
         loaded = self._load(name, row, seq, horizon)
         if loaded is not None:
             return _Entry(row.created_seq, loaded)
-        files = self._files(name)
-        with files.locked(wait=None):
+        with self._locked(name, wait=None) as held:
+            if not held:  # the folder cannot take a lock file, so no file can be saved
+                return self._build(conn, name, row, seq, save=None)
             # Another process may have built it while we waited for the lock.
             loaded = self._load(name, row, seq, horizon)
             if loaded is not None:
                 return _Entry(row.created_seq, loaded)
-            entry = _Entry(row.created_seq, self._build(conn, name, row, seq))
+            entry = self._build(conn, name, row, seq, save=self._save_checkpoint_locked)
             self._save_locked(name, entry, force=True)
         return entry
 
@@ -196,17 +214,22 @@ class IndexCache:
         return index
 
     def _build(
-        self, conn: sqlite3.Connection, name: str, row: NamespaceRow, seq: int
-    ) -> VectorIndex:
+        self,
+        conn: sqlite3.Connection,
+        name: str,
+        row: NamespaceRow,
+        seq: int,
+        save: Callable[[str, _Entry], object] | None,
+    ) -> _Entry:
+        """A new index of every record in the snapshot, checkpointed through ``save``."""
         started = time.perf_counter()
-        index = VectorIndex.create(row.space.dim, self.settings)
-        cursor = conn.execute("SELECT rowid, vector FROM records WHERE namespace = ?", (name,))
-        self._insert(index, cursor)
-        index.watermark = seq
+        entry = _Entry(row.created_seq, VectorIndex.create(row.space.dim, self.settings))
+        self._insert_since(conn, name, entry, 0, save)
+        entry.index.watermark = seq
         self.stats.builds += 1
         self.stats.build_seconds += time.perf_counter() - started
-        logger.info("built the index of namespace %r: %d vectors", name, len(index))
-        return index
+        logger.info("built the index of namespace %r: %d vectors", name, len(entry.index))
+        return entry
 
     def _catch_up(
         self,
@@ -228,7 +251,8 @@ class IndexCache:
                 since = newer.watermark
         if since < horizon or self._log_lacks_rowids(conn, name, since):
             logger.info("the index of namespace %r is too far behind the log; rebuilding", name)
-            entry.index, entry.unsaved = self._build(conn, name, row, seq), 0
+            rebuilt = self._build(conn, name, row, seq, save=self._save_rebuilt)
+            entry.index, entry.unsaved = rebuilt.index, rebuilt.unsaved
             self._save(name, entry, wait=0.0, force=True)
             return
         deleted = np.fromiter(
@@ -243,14 +267,10 @@ class IndexCache:
         )
         removed = entry.index.remove(deleted)
         self.stats.vectors_removed += removed
-        cursor = conn.execute(
-            "SELECT rowid, vector FROM records WHERE namespace = ? AND seq > ?", (name, since)
-        )
-        added = self._insert(entry.index, cursor)
+        entry.unsaved += removed
+        self._insert_since(conn, name, entry, since, save=self._save_checkpoint)
         entry.index.watermark = max(since, seq)
-        entry.unsaved += removed + added
-        threshold = max(self.settings.save_min_changes, self.settings.save_share * len(entry.index))
-        if entry.unsaved >= threshold:
+        if entry.unsaved >= self._save_threshold(entry):
             self._save(name, entry, wait=0.0)
 
     def _load_newer(
@@ -262,12 +282,31 @@ class IndexCache:
             return None
         return self._load(name, row, seq, horizon)
 
-    def _insert(self, index: VectorIndex, cursor: sqlite3.Cursor) -> int:
+    def _insert_since(
+        self,
+        conn: sqlite3.Connection,
+        name: str,
+        entry: _Entry,
+        since: int,
+        save: Callable[[str, _Entry], object] | None,
+    ) -> int:
+        """Insert the rows written after ``since``, oldest first; returns how many.
+
+        Every ``_save_threshold`` rows, ``save`` gets a checkpoint: the index with the
+        watermark its rows are complete up to (rows of the last seq read may be only
+        partly in; the next process inserts them again, which replaces them).
+        Applied deletions newer than that watermark are applied again, harmlessly.
+        """
         started = time.perf_counter()
-        total = 0
-        while chunk := cursor.fetchmany(_FETCH_ROWS):
-            keys = np.fromiter((rowid for rowid, _ in chunk), dtype=np.int64, count=len(chunk))
-            blob = b"".join(vector for _, vector in chunk)
+        cursor = conn.execute(
+            "SELECT rowid, vector, seq FROM records WHERE namespace = ? AND seq > ?"
+            " ORDER BY seq",
+            (name, since),
+        )
+        index, total = entry.index, 0
+        while chunk := cursor.fetchmany(min(_FETCH_ROWS, self._save_threshold(entry))):
+            keys = np.fromiter((rowid for rowid, _, _ in chunk), dtype=np.int64, count=len(chunk))
+            blob = b"".join(vector for _, vector, _ in chunk)
             if len(blob) != index.dim * 4 * len(chunk):
                 raise StoreError(
                     f"stored vectors do not have {index.dim} dimensions; the store is damaged"
@@ -275,9 +314,21 @@ class IndexCache:
             vectors = np.frombuffer(blob, dtype="<f4").reshape(len(chunk), index.dim)
             index.upsert(keys, normalize_rows_in_place(vectors.astype(np.float32)))
             total += len(chunk)
+            entry.unsaved += len(chunk)
+            if save is not None and entry.unsaved >= self._save_threshold(entry):
+                last_seq = int(chunk[-1][2])
+                if last_seq - 1 > since:
+                    index.watermark = last_seq - 1
+                    save(name, entry)
         self.stats.vectors_added += total
         self.stats.add_seconds += time.perf_counter() - started
         return total
+
+    def _save_threshold(self, entry: _Entry) -> int:
+        """Changes after which a process saves; each failed save in a row doubles it."""
+        settings = self.settings
+        threshold = max(settings.save_min_changes, settings.save_share * len(entry.index))
+        return max(1, int(threshold)) * (1 + entry.failed_saves)
 
     @staticmethod
     def _pending_rows(conn: sqlite3.Connection, name: str, since: int) -> int:
@@ -299,13 +350,28 @@ class IndexCache:
             is not None
         )
 
-    def _save(self, name: str, entry: _Entry, wait: float, force: bool = False) -> None:
+    def _save(
+        self, name: str, entry: _Entry, wait: float, force: bool = False
+    ) -> StoreError | None:
         """Save unless another process holds the lock for longer than ``wait`` s."""
-        with self._files(name).locked(wait=wait) as held:
+        with self._locked(name, wait=wait) as held:
             if held:
-                self._save_locked(name, entry, force)
+                return self._save_locked(name, entry, force)
+        return None
 
-    def _save_locked(self, name: str, entry: _Entry, force: bool = False) -> None:
+    # Checkpoints of a long insertion. A rebuild's are forced, as its final save is: the
+    # file it replaces may be the damaged one the sidecar still names.
+
+    def _save_checkpoint(self, name: str, entry: _Entry) -> None:
+        self._save(name, entry, wait=0.0)
+
+    def _save_rebuilt(self, name: str, entry: _Entry) -> None:
+        self._save(name, entry, wait=0.0, force=True)
+
+    def _save_checkpoint_locked(self, name: str, entry: _Entry) -> None:
+        self._save_locked(name, entry, force=True)
+
+    def _save_locked(self, name: str, entry: _Entry, force: bool = False) -> StoreError | None:
         """``force``: even when the sidecar claims a state as new (it may name a damaged file)."""
         sidecar = self._files(name).read_sidecar()
         if (
@@ -316,17 +382,46 @@ class IndexCache:
             and sidecar["watermark"] >= entry.index.watermark
         ):
             entry.unsaved = 0  # another process saved this state, or a newer one
-            return
+            return None
         started = time.perf_counter()
         try:
             entry.index.save(self._files(name), name, entry.created_seq)
-        except OSError as exc:
+        except IndexSaveFailed as exc:
             # The index is a cache: failing to save it costs time later, not data.
-            logger.warning("cannot save the index of namespace %r: %s", name, exc)
-            return
-        entry.unsaved = 0
+            entry.failed_saves += 1
+            entry.unsaved = max(entry.unsaved, 1)  # still to save, at close if not before
+            logger.warning("cannot save the index of namespace %r: %s", name, exc.detail)
+            return exc.describe(name, len(entry.index))
+        entry.unsaved = entry.failed_saves = 0
         self.stats.saves += 1
         self.stats.save_seconds += time.perf_counter() - started
+        return None
+
+    @contextlib.contextmanager
+    def _locked(self, name: str, wait: float | None) -> Iterator[bool]:
+        """The namespace's file lock, as ``IndexFiles.locked``; also False when the folder
+        cannot take a lock file (read-only), which is said once per process."""
+        if self.read_only:
+            self._say_unsaved(name, "the data directory is read-only")
+            yield False
+            return
+        with contextlib.ExitStack() as stack:
+            try:
+                held = stack.enter_context(self._files(name).locked(wait))
+            except OSError as exc:
+                self._say_unsaved(name, IndexSaveFailed.of(exc, self.data_dir).detail)
+                held = False
+            yield held
+
+    def _say_unsaved(self, name: str, why: str) -> None:
+        if not self._said_unsaved:
+            self._said_unsaved = True
+            logger.warning(
+                "%s: the index of namespace %r is kept in memory, not saved "
+                "(searches work; a large namespace is indexed again by each process)",
+                why,
+                name,
+            )
 
 
 __all__ = ["IndexCache", "IndexStats"]

@@ -18,6 +18,7 @@ complete file. This module holds the pieces that sequence is made of.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -29,8 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import DiskFullError, ReadOnlyStoreError, StoreError
+
 INDEX_DIRNAME = "index"
 _CRC_CHUNK = 16 * 1024 * 1024
+FULL_DISK_BYTES = 1024 * 1024
+"""A disk with less room than this for this process is full (``disk_is_full``)."""
 
 
 def namespace_key(name: str) -> str:
@@ -97,6 +102,56 @@ class IndexFiles:
             os.close(fd)  # closing drops the lock
 
 
+def disk_is_full(folder: Path) -> bool:
+    """Whether the file system under ``folder`` has (almost) no room left for this user.
+
+    For failures that do not carry ENOSPC (usearch reports a failed write as
+    "Failed to serialize into stream"): asked before the partial file is removed,
+    while the disk is still as full as the write left it."""
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return False
+    return stats.f_bavail * stats.f_frsize < FULL_DISK_BYTES
+
+
+class IndexSaveFailed(Exception):
+    """A save of an index did not happen; its temporary files are already removed.
+
+    ``reason``: ``"disk_full"``, ``"read_only"`` or ``"failed"``; ``detail`` says why in
+    words, without paths (it may reach a client)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+    @classmethod
+    def of(cls, exc: BaseException, folder: Path) -> IndexSaveFailed:
+        """What ``exc``, raised while writing in ``folder``, means (ask before cleaning up)."""
+        code = exc.errno if isinstance(exc, OSError) else None
+        if code in (errno.ENOSPC, errno.EDQUOT) or disk_is_full(folder):
+            return cls("disk_full", "the disk is full")
+        if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return cls("read_only", "the index folder cannot be written")
+        if isinstance(exc, OSError):
+            return cls("failed", exc.strerror or type(exc).__name__)
+        return cls("failed", str(exc) or type(exc).__name__)
+
+    def describe(self, namespace: str, count: int) -> StoreError:
+        """The one line an ingest ends with: the index is not saved, the records are."""
+        stored = f"all {count} records are stored"
+        hint = (
+            f"the index of namespace {namespace!r} is saved again by the next run; "
+            "searches work meanwhile"
+        )
+        if self.reason == "disk_full":
+            return DiskFullError(f"disk full while saving the index; {stored}", hint=hint)
+        if self.reason == "read_only":
+            return ReadOnlyStoreError(f"the index folder is read-only; {stored}", hint=hint)
+        return StoreError(f"cannot save the index ({self.detail}); {stored}", hint=hint)
+
+
 def checksum(path: Path) -> tuple[int, int]:
     """``(CRC-32, size in bytes)`` of a file, read in chunks."""
     crc, size = 0, 0
@@ -141,8 +196,11 @@ def _take_lock(fd: int, wait: float | None) -> bool:
 
 
 __all__ = [
+    "FULL_DISK_BYTES",
     "INDEX_DIRNAME",
     "IndexFiles",
+    "IndexSaveFailed",
+    "disk_is_full",
     "checksum",
     "checksum_matches",
     "fsync_path",

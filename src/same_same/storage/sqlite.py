@@ -21,6 +21,10 @@ This module is the VectorStore API and the order of each operation's steps;
 the steps live by concern: ``sqlite_transactions`` (connections, transactions,
 the change counter), ``sqlite_rows`` (the SQL for each kind of row) and
 ``sqlite_search`` (searching one namespace).
+
+A data directory this process cannot write (a read-only mount, files of another
+user) is opened read-only: searches and reads work, every write raises
+ReadOnlyStoreError, and indexes live in memory unless one was saved before.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import RecordNotFoundError, StoreError
+from ..errors import ReadOnlyStoreError, RecordNotFoundError, StoreError
 from ..records import EmbeddingSpace, Match, NamespaceInfo, Record
 from .base import Filters, VectorStore, namespace_not_found
 from .checks import (
@@ -66,7 +70,7 @@ from .sqlite_rows import (
     select_record_page,
     upsert_records,
 )
-from .sqlite_schema import DB_FILENAME, ensure_schema
+from .sqlite_schema import DB_FILENAME, ensure_schema, is_read_only
 from .sqlite_search import Hit, Query, fetch_matches, search_matrix, search_through_index
 from .sqlite_transactions import SQLiteConnections, log_deletions, mark_changed, next_seq
 
@@ -87,17 +91,20 @@ class SQLiteStore(VectorStore):
             raise StoreError(
                 f"cannot create the data directory {self.data_dir}: {exc.strerror}"
             ) from None
-        self._db = SQLiteConnections(self.path)
+        self.read_only = is_read_only(self.path)
+        """Whether this process cannot write the store (then every write is refused)."""
+        self._db = SQLiteConnections(self.path, self.read_only)
         self._cache = MatrixCache()
         self._filters = FilterCache()
         self._indexes = IndexCache(
             self.data_dir,
             index_settings or IndexSettings.from_env(),
             self._db.read_current_seq,
+            read_only=self.read_only,
         )
         try:
             with self._db.translate_errors():
-                ensure_schema(self._connection(), self.path)
+                ensure_schema(self._connection(), self.path, self.read_only)
         except BaseException:
             self.close()
             raise
@@ -122,6 +129,7 @@ class SQLiteStore(VectorStore):
             if existing is not None:
                 check_namespace_space(name, existing.space, space)
                 return existing
+            self._check_writable()
             with self._db.write() as conn:
                 existing = select_namespace(conn, name)
                 if existing is not None:
@@ -139,6 +147,7 @@ class SQLiteStore(VectorStore):
             return select_namespaces(self._connection())
 
     def delete_namespace(self, name: str) -> None:
+        self._check_writable()
         with self._db.translate_errors(), self._db.write() as conn:
             if select_namespace(conn, name) is None:
                 raise namespace_not_found(name)
@@ -151,6 +160,8 @@ class SQLiteStore(VectorStore):
 
     def upsert(self, namespace: str, records: Sequence[Record]) -> int:
         records = list(records)
+        if records:
+            self._check_writable()
         with self._db.translate_errors():
             if not records:
                 self.get_namespace(namespace)
@@ -188,6 +199,7 @@ class SQLiteStore(VectorStore):
             self.get_namespace(namespace)
             if not wanted:
                 return 0
+            self._check_writable()
             with self._db.write() as conn:
                 if select_namespace(conn, namespace) is None:
                     raise namespace_not_found(namespace)
@@ -273,18 +285,40 @@ class SQLiteStore(VectorStore):
 
     # -- lifecycle ----------------------------------------------------------
 
+    def save_indexes(self) -> None:
+        """Save the indexes this process changed now, instead of at ``close``.
+
+        Raises what stopped a save (DiskFullError, ReadOnlyStoreError, StoreError);
+        the records are stored either way, and the last saved index stays usable.
+        """
+        with self._cache.lock:
+            failure = self._indexes.save_all()
+        if failure is not None:
+            raise failure
+
     def close(self) -> None:
-        with self._cache.lock:
-            try:
-                self._indexes.save_all()
-            finally:
-                self._indexes.clear()
-        self._db.close()
-        with self._cache.lock:
-            self._cache.clear()
-            self._filters.clear()
+        """Save the indexes this process changed (a failure is logged, not raised: it
+        cannot lose a record) and close every connection."""
+        try:
+            with self._cache.lock:
+                try:
+                    self._indexes.save_all()
+                finally:
+                    self._indexes.clear()
+        finally:
+            self._db.close()
+            with self._cache.lock:
+                self._cache.clear()
+                self._filters.clear()
 
     # -- internals ----------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyStoreError(
+                "the store is read-only: writes are refused (searches and reads work)",
+                hint="remount the data directory writable, or write as a user who can",
+            )
 
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection (see ``SQLiteConnections``)."""

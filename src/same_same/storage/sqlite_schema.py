@@ -24,10 +24,12 @@ counting never scans the records.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import urllib.parse
 from pathlib import Path
 
-from ..errors import StoreError
+from ..errors import ReadOnlyStoreError, StoreError
 
 DB_FILENAME = "same-same.db"
 SCHEMA_VERSION = 3
@@ -86,7 +88,7 @@ END;
 """
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     """Open a connection with the settings every user of the file must share.
 
     * WAL: readers never block the writer, and a server keeps answering while an
@@ -97,33 +99,87 @@ def connect(path: Path) -> sqlite3.Connection:
       per batch, which is small next to embedding the batch.
     * ``busy_timeout``: a second writer waits for the first instead of failing.
     * ``isolation_level=None``: transactions are opened explicitly by the store.
+
+    ``read_only``: the file or its folder cannot be written (see ``read_only_uri``).
+    Errors name the data directory, which the operator gave; they are raised when a
+    store is opened, never in answer to a request.
     """
+    where = path.parent
     try:
-        conn = sqlite3.connect(
-            str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
+        if read_only:
+            conn = sqlite3.connect(
+                read_only_uri(path),
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        else:
+            conn = sqlite3.connect(
+                str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
     except sqlite3.Error as exc:
-        raise StoreError(f"cannot open the store at {path}: {exc}") from None
+        raise StoreError(f"cannot open the store in {where}: {exc}") from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise StoreError(
-                f"cannot use write-ahead logging for {path} (journal mode {mode})",
-                hint="put the data directory on a local disk",
-            )
-        conn.execute("PRAGMA synchronous = FULL")
+        if not read_only:  # a read-only file keeps the mode it was written in
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StoreError(
+                    f"cannot use write-ahead logging for the store in {where} "
+                    f"(journal mode {mode})",
+                    hint="put the data directory on a local disk",
+                )
+            conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.Error as exc:
         conn.close()
         raise StoreError(
-            f"cannot open the store at {path}: {exc}",
+            f"cannot open the store in {where}: {exc}",
             hint="is it a same-same data directory on a local disk?",
         ) from None
     except StoreError:
         conn.close()
         raise
     return conn
+
+
+def is_read_only(path: Path) -> bool:
+    """Whether this process cannot write the store file ``path`` or its folder.
+
+    ``access`` answers for the mount too (EROFS), so this also holds for root on a
+    read-only mount, where permissions alone would say yes."""
+    if not os.access(path.parent, os.W_OK):
+        return True
+    return path.exists() and not os.access(path, os.W_OK)
+
+
+def read_only_uri(path: Path) -> str:
+    """The URI that opens ``path`` for reading without writing anything beside it.
+
+    In WAL mode a reader needs the ``-shm`` file, which it creates when missing.
+    ``mode=ro`` reads the ``-wal`` file too, so it sees every commit; it works when
+    the ``-shm`` file exists or the folder can take one. Otherwise (a read-only mount
+    of a store closed cleanly, which leaves neither file) only ``immutable=1`` opens
+    it: SQLite then ignores any ``-wal`` file, which is safe only because there is
+    none, so a ``-wal`` file with commits in it and no way to read it is refused.
+    """
+    if not path.exists():
+        raise StoreError(
+            f"there is no store in {path.parent}, and it is read-only, so none can be made"
+        )
+    wal = path.with_name(path.name + "-wal")
+    shm = path.with_name(path.name + "-shm")
+    base = "file:" + urllib.parse.quote(str(path.resolve()))
+    if shm.exists() or os.access(path.parent, os.W_OK):
+        return base + "?mode=ro"
+    if wal.exists() and wal.stat().st_size > 0:
+        raise StoreError(
+            f"the store in {path.parent} is read-only and its last commits are in "
+            f"{wal.name}, which SQLite cannot read without {shm.name}",
+            hint="open it once from a writable mount; that folds the commits into the file",
+        )
+    return base + "?immutable=1"
 
 
 MIGRATIONS: dict[int, tuple[str, ...]] = {
@@ -142,16 +198,25 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 """Version -> the statements that bring a file of that version to the next one."""
 
 
-def ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
-    """Create the tables in a new file, upgrade an older one; refuse a newer one."""
+def ensure_schema(conn: sqlite3.Connection, path: Path, read_only: bool = False) -> None:
+    """Create the tables in a new file, upgrade an older one; refuse a newer one.
+
+    A read-only file can only be read as it is."""
     version = _read_version(conn)
     if version == SCHEMA_VERSION:
         return
     if version > SCHEMA_VERSION:
         raise StoreError(
-            f"the store at {path} has schema version {version}; this same-same knows "
+            f"the store in {path.parent} has schema version {version}; this same-same knows "
             f"up to {SCHEMA_VERSION}",
             hint="upgrade same-same",
+        )
+    if read_only:
+        what = "is not a same-same store" if version == 0 else f"has schema version {version}"
+        raise ReadOnlyStoreError(
+            f"the store in {path.parent} {what}, and it is read-only, so it cannot be "
+            f"brought to version {SCHEMA_VERSION}",
+            hint="open it once from a writable mount" if version else None,
         )
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -3,8 +3,9 @@
 Each thread gets its own connection, and a forked child opens its own instead of
 touching its parent's. Writes take SQLite's write lock up front (``BEGIN
 IMMEDIATE``), so a transaction never fails halfway for want of it; reads that need
-several SELECTs share one snapshot. SQLite's exceptions become StoreErrors naming
-the file, with a hint when another process held the lock too long.
+several SELECTs share one snapshot. SQLite's exceptions become typed errors
+(``translate_errors``) whose messages say what went wrong in words a client can
+act on: never the file's path or the SQL, which go to the log instead.
 
 Every write transaction that changes something takes the next ``seq`` and stamps
 what it wrote with it, and deletions are logged (see ``sqlite_schema`` for what
@@ -14,6 +15,7 @@ so it stays bounded however long a reader stays away.
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -21,8 +23,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import SameSameError, StoreError
+from ..errors import (
+    DiskFullError,
+    InvalidInputError,
+    ReadOnlyStoreError,
+    SameSameError,
+    StoreError,
+    StoreUnavailableError,
+)
+from .index_files import disk_is_full
 from .sqlite_schema import BUSY_TIMEOUT_S, connect
+
+logger = logging.getLogger(__name__)
 
 KEPT_DELETIONS = 100_000
 """Rows kept in the deletion log; readers further behind reload a namespace in full."""
@@ -31,8 +43,9 @@ KEPT_DELETIONS = 100_000
 class SQLiteConnections:
     """The connections of one store to its file: one per thread, all closed together."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
         self._opened_lock = threading.Lock()
@@ -46,8 +59,8 @@ class SQLiteConnections:
             return conn
         with self._opened_lock:
             if self._closed:
-                raise StoreError(f"the store at {self.path} is closed")
-            conn = connect(self.path)
+                raise StoreError("the store is closed")
+            conn = connect(self.path, self.read_only)
             self._opened.append(conn)
         self._local.conn = conn
         self._local.pid = os.getpid()
@@ -79,25 +92,17 @@ class SQLiteConnections:
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
-        """Turn SQLite's exceptions into StoreErrors; the library's own pass through."""
+        """Turn SQLite's exceptions into typed errors; the library's own pass through."""
         try:
             yield
         except SameSameError:
             raise
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreError(
-                    f"the store at {self.path} stayed locked by another process for "
-                    f"{BUSY_TIMEOUT_S:.0f} s",
-                    hint="try again when the other same-same command has finished",
-                ) from None
-            raise StoreError(f"the store at {self.path} failed: {exc}") from None
         except sqlite3.Error as exc:
-            raise StoreError(f"the store at {self.path} failed: {exc}") from None
+            raise describe_sqlite_error(exc, self.path) from None
 
     def read_current_seq(self) -> int:
         """The store's seq now, outside any snapshot this thread holds."""
-        conn = connect(self.path)
+        conn = connect(self.path, self.read_only)
         try:
             return int(
                 conn.execute("SELECT value FROM store_state WHERE key = 'seq'").fetchone()[0]
@@ -112,6 +117,57 @@ class SQLiteConnections:
             for conn in self._opened:
                 conn.close()
             self._opened.clear()
+
+
+_TOO_COMPLEX = (
+    "too large",
+    "too many",
+    "too big",
+    "too deep",
+    "too long",
+    "too complex",
+    "stack overflow",
+)
+"""Words of SQLite's limit errors (expression depth, variables, string or blob size)."""
+
+
+def describe_sqlite_error(exc: sqlite3.Error, path: Path) -> SameSameError:
+    """The typed error a client sees for ``exc``: what happened, never the path or SQL.
+
+    SQLite's own message can quote the SQL or name the file, so only its error
+    code's name reaches the client; the full message and the path go to the log.
+    """
+    message = str(exc)
+    lowered = message.lower()
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    logger.warning("the store %s failed: %s: %s", path, name, message)
+    disk_full = name == "SQLITE_FULL" or "disk is full" in lowered
+    if disk_full or (name.startswith("SQLITE_IOERR") and disk_is_full(path.parent)):
+        return DiskFullError(
+            "disk full: the store could not commit the last change; what was committed "
+            "before it is stored",
+            hint="free some space and run it again",
+        )
+    if name.startswith("SQLITE_READONLY") or "readonly database" in lowered:
+        return ReadOnlyStoreError(
+            "the store is read-only: writes are refused",
+            hint="remount the data directory writable, or let a user who can write it",
+        )
+    if name in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in lowered or "busy" in lowered:
+        return StoreUnavailableError(
+            f"the store stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s",
+            hint="try again when the other same-same command has finished",
+        )
+    if name in ("SQLITE_TOOBIG", "SQLITE_LIMIT") or any(
+        words in lowered for words in _TOO_COMPLEX
+    ):
+        return InvalidInputError(
+            "the store could not run this query: too complex",
+            hint="use fewer or smaller filters",
+        )
+    if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in lowered:
+        return StoreError("the store's file is damaged", hint="restore it from a backup")
+    return StoreError(f"the store failed ({name}); see the server log")
 
 
 def next_seq(conn: sqlite3.Connection) -> int:
@@ -159,6 +215,7 @@ def _trim_deletion_log(conn: sqlite3.Connection) -> None:
 __all__ = [
     "KEPT_DELETIONS",
     "SQLiteConnections",
+    "describe_sqlite_error",
     "log_deletions",
     "mark_changed",
     "next_seq",
