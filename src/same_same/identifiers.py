@@ -4,8 +4,9 @@ Namespace names are checked when a namespace is created (through the API, ``inge
 -n`` or ``store.ensure_namespace`` of any store); namespaces made by older versions
 under other names stay readable and deletable. Record ids are checked on every write:
 the media routes ``.../{id}/image`` and ``.../{id}/thumbnail`` would shadow an id that
-ends in one of their suffixes, and control characters do not survive URLs, logs or
-terminals.
+ends in one of their suffixes, ``/api/v1/vectors/count`` (and ``search``, ``embed``) the
+ids ``count``, ``search`` and ``embed``, and control characters do not survive URLs,
+logs or terminals.
 """
 
 from __future__ import annotations
@@ -25,9 +26,12 @@ NAMESPACE_RULE = (
 MAX_RECORD_ID_LENGTH = 1024
 RESERVED_ID_SUFFIXES = ("/image", "/thumbnail")
 """Paths of the media routes under ``/api/v1/vectors/{id}``."""
+RESERVED_IDS = ("count", "search", "embed")
+"""Fixed paths under ``/api/v1/vectors/``."""
 RECORD_ID_RULE = (
     f"a non-empty string of at most {MAX_RECORD_ID_LENGTH} characters, without control "
-    f"characters, not ending in {' or '.join(RESERVED_ID_SUFFIXES)}"
+    f"characters, not ending in {' or '.join(RESERVED_ID_SUFFIXES)}, "
+    f"and none of {', '.join(RESERVED_IDS)}"
 )
 
 
@@ -58,6 +62,8 @@ def describe_bad_record_id(record_id: Any) -> str | None:
         return f"record id {record_id[:40]!r}... is longer than {MAX_RECORD_ID_LENGTH} characters"
     if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in record_id):
         return f"record id {record_id[:80]!r} holds a control character"
+    if record_id in RESERVED_IDS:
+        return f"record id {record_id!r} is a path of the API (/api/v1/vectors/{record_id})"
     if record_id.endswith(RESERVED_ID_SUFFIXES):
         return f"record id {record_id[:80]!r} ends in a suffix the API keeps for its media routes"
     return None

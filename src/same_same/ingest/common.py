@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..embedders import Embedder
+from ..identifiers import check_namespace_name
 from ..records import EmbeddingSpace, NamespaceInfo
 from ..storage import VectorStore
 from ..storage.checks import check_namespace_space
@@ -29,6 +30,8 @@ class NamespaceTarget:
         self.info: NamespaceInfo | None = store.find_namespace(name)
         if self.info is not None:
             check_namespace_space(name, self.info.space, space)
+        else:  # refused before any work, not at the first commit
+            check_namespace_name(name)
 
     @property
     def exists(self) -> bool:

@@ -10,7 +10,7 @@ anything unexpected is a 500 with no traceback in the body.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..errors import SameSameError
 
@@ -116,9 +117,50 @@ def _handle_http_error(request: Request, exc: Exception) -> JSONResponse:
         hint = "the API is described at /docs"
     elif status == 405:
         message = f"method {request.method} is not allowed on {request.url.path}"
-        allowed = (headers or {}).get("allow")
+        allowed = ", ".join(find_allowed_methods(request))
+        headers = {**(headers or {}), "allow": allowed}
         hint = f"allowed: {allowed}" if allowed else None
     return render_error(status, code, message, hint, headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+REFUSING_ROUTE = "refuse_method"
+"""The name of the routes that only answer 405: they keep a method from reaching a
+route further down whose path also matches (``PUT .../ID/image`` the record route)."""
+
+
+def refuse_method() -> None:
+    """The endpoint of a ``REFUSING_ROUTE``: a 405 naming the methods allowed."""
+    raise StarletteHTTPException(405)
+
+
+def find_allowed_methods(request: Request) -> list[str]:
+    """The methods some route serves at this path, across every router.
+
+    Starlette's own ``Allow`` names the methods of the first route whose path matches,
+    while ``/api/v1/vectors`` is served by two (GET and POST).
+    """
+    allowed = []
+    routes = list(_flatten_routes(request.app.router.routes))
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        for route in routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                if getattr(route, "name", None) != REFUSING_ROUTE:
+                    allowed.append(method)
+                break
+    return allowed
+
+
+def _flatten_routes(routes: Sequence[Any]) -> Iterator[Any]:
+    """The routes themselves, in order: FastAPI keeps an included router as one entry."""
+    for route in routes:
+        inner = getattr(getattr(route, "original_router", None), "routes", None)
+        if inner is not None:
+            yield from _flatten_routes(inner)
+        else:
+            yield route
 
 
 def describe_validation_errors(errors: Sequence[Any]) -> str:

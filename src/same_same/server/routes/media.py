@@ -24,7 +24,7 @@ from ...thumbnails import (
     open_record_image,
 )
 from ..dependencies import Store
-from ..errors import APIError, error_responses
+from ..errors import REFUSING_ROUTE, error_responses, refuse_method
 
 router = APIRouter(prefix="/api/v1/vectors", tags=["media"])
 
@@ -112,21 +112,13 @@ def get_image(
     )
 
 
-@router.api_route(
-    "/{record_id:path}/thumbnail",
-    methods=["POST", "PUT", "PATCH", "DELETE"],
-    include_in_schema=False,
-)
-@router.api_route(
-    "/{record_id:path}/image", methods=["POST", "PUT", "PATCH", "DELETE"], include_in_schema=False
-)
-def refuse_media_writes(request: Request) -> Response:
-    """Pictures are read-only. Without this route a PUT or DELETE of ``ID/image`` would
-    reach the vectors router as a record called ``ID/image``."""
-    raise APIError(
-        405,
-        "method_not_allowed",
-        f"method {request.method} is not allowed on {request.url.path}",
-        hint="allowed: GET",
-        headers={"Allow": "GET"},
+# Pictures are read-only; without these, PUT or DELETE of ``ID/image`` would reach the
+# vectors router as a record called ``ID/image``.
+for _path in ("/{record_id:path}/thumbnail", "/{record_id:path}/image"):
+    router.add_api_route(
+        _path,
+        refuse_method,
+        methods=["POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+        name=REFUSING_ROUTE,
     )

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Response
 
 from ...validation import MAX_LIMIT
 from ..dependencies import Searcher, Vectors
-from ..errors import error_responses
+from ..errors import REFUSING_ROUTE, error_responses, refuse_method
 from ..json_body import StrictJSONRoute, json_response
 from ..schemas import (
     EmbedRequest,
@@ -88,6 +88,18 @@ def list_vectors(
     # json_response, not pydantic: metadata an older version stored nested hundreds deep
     # would stop pydantic's serialiser and fail the listing for every client
     return json_response(page.to_dict(include_embedding))
+
+
+# The fixed paths above are not record ids (``identifiers.RESERVED_IDS``): their other
+# methods are refused here rather than reaching the record routes below.
+for _path, _methods in [
+    ("/count", ["POST", "PUT", "PATCH", "DELETE"]),
+    ("/search", ["GET", "PUT", "PATCH", "DELETE"]),
+    ("/embed", ["GET", "PUT", "PATCH", "DELETE"]),
+]:
+    router.add_api_route(
+        _path, refuse_method, methods=_methods, include_in_schema=False, name=REFUSING_ROUTE
+    )
 
 
 @router.get("/{record_id:path}", responses=READ)
