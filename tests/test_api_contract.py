@@ -347,3 +347,36 @@ def test_an_empty_api_key_refuses_to_start(tmp_path: Path, key: str) -> None:
     assert result.returncode != 0 and "API key is empty" in result.stderr
     with pytest.raises(InvalidInputError):
         create_app(ServerSettings(data_dir=tmp_path / "store", api_key=key))
+
+
+@pytest.mark.usefixtures("every_store")
+def test_the_ingest_mark_is_kept_by_every_store(tmp_path: Path) -> None:
+    vector = np.array([1, 0, 0, 0], np.float32)
+    with open_store(tmp_path / "store") as store:
+        store.ensure_namespace("marks", SPACE)
+        store.upsert(
+            "marks",
+            [
+                Record("ingested", vector, None, {"type": "image"}, "same-hash", True),
+                Record("api", vector, None, {"type": "image"}, "other-hash"),
+                Record("nohash", vector, "text"),
+            ],
+        )
+        assert store.get("ingested", "marks")[1].from_image_ingest is True
+        assert store.get("api", "marks")[1].from_image_ingest is False
+        pages = store.list_records("marks", with_vectors=False)
+        assert {r.id: r.from_image_ingest for r in pages} == {
+            "api": False,
+            "ingested": True,
+            "nohash": False,
+        }
+        assert store.get_content_hashes("marks", ["ingested", "api"]) == {
+            "ingested": "same-hash",
+            "api": "other-hash",
+        }
+        assert set(store.find_vectors_by_hash("marks", ["same-hash", "other-hash"])) == {
+            "same-hash",
+            "other-hash",
+        }
+        store.upsert("marks", [Record("ingested", vector, None, {"type": "image"}, "same-hash")])
+        assert store.get("ingested", "marks")[1].from_image_ingest is False
