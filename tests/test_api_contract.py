@@ -228,6 +228,33 @@ def test_an_older_namespace_with_a_slash_can_be_read_and_deleted(tmp_path: Path)
         assert body["namespaces"] == []
 
 
+def test_a_record_an_older_version_stored_under_a_now_refused_id_stays_addressable(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "store"
+    long_id = "x" * 1500  # over MAX_RECORD_ID_LENGTH, which older versions did not have
+    with open_store(data_dir) as store:
+        store.ensure_namespace("old", SPACE)
+        store.upsert("old", [Record("r", np.array([1, 0, 0, 0], np.float32))])
+    with sqlite3.connect(data_dir / "same-same.db") as conn:
+        conn.execute("UPDATE records SET id = ?", (long_id,))
+    with running_app_server(ServerSettings(data_dir=data_dir)) as base_url:
+        url = f"{base_url}/api/v1/vectors/{long_id}"
+        status, body = fetch_json("GET", url)
+        assert status == 200 and body["id"] == long_id
+        status, body = fetch_json("PUT", url, {"metadata": {"kept": True}})
+        assert status == 200 and body["metadata"]["kept"] is True
+        status, _ = fetch_json("DELETE", url)
+        assert status == 200
+        status, body = fetch_json("GET", url)
+        assert status == 404, body
+        # a new record under such an id is still refused
+        status, body = fetch_json(
+            "POST", f"{base_url}/api/v1/vectors", {"id": long_id, "embedding": [1, 0, 0, 0]}
+        )
+        assert status == 400 and "longer than" in body["error"]["message"]
+
+
 # -- the image routes serve the image ingest's files alone ---------------------------
 
 

@@ -411,13 +411,21 @@ def test_search_returns_text_and_metadata(store: VectorStore) -> None:
 def test_scores_span_minus_one_to_one(store: VectorStore) -> None:
     store.ensure_namespace("ns", SPACE)
     base = np.eye(DIM)[0] * 0.3
-    store.upsert("ns", [Record("same", base), Record("opposite", -base), Record("zero", 0 * base)])
+    across = np.eye(DIM)[1] * 2.0
+    store.upsert("ns", [Record("same", base), Record("opposite", -base), Record("across", across)])
     matches = store.search(["ns"], base, limit=3)
     assert [(m.id, round(m.score, 5)) for m in matches] == [
         ("same", 1.0),
-        ("zero", 0.0),
+        ("across", 0.0),
         ("opposite", -1.0),
     ]
+
+
+def test_a_zero_vector_is_refused_and_its_batch_stores_nothing(store: VectorStore) -> None:
+    store.ensure_namespace("ns", SPACE)
+    with pytest.raises(InvalidInputError, match="zero"):
+        store.upsert("ns", [Record("fine", np.ones(DIM)), Record("zero", np.zeros(DIM))])
+    assert store.count("ns") == 0
 
 
 def test_ties_are_broken_by_id(store: VectorStore) -> None:

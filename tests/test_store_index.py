@@ -469,9 +469,12 @@ def test_a_version_1_file_is_upgraded_and_its_old_log_forces_a_rebuild(
 
 def test_schema_version_1_gains_the_rowid_column(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "same-same.db")
-    version_1 = SCHEMA.replace(",\n    record_rowid INTEGER", "").replace(
-        "CREATE INDEX records_by_metadata ON records (namespace, metadata);", ""
+    version_1 = (
+        SCHEMA.replace(",\n    record_rowid INTEGER", "")
+        .replace("CREATE INDEX records_by_metadata ON records (namespace, metadata);", "")
+        .replace("    from_image_ingest INTEGER NOT NULL DEFAULT 0,\n", "")
     )
+    assert "from_image_ingest" not in version_1
     conn.executescript(version_1 + "PRAGMA user_version = 1;")
     conn.close()
     with SQLiteStore(tmp_path, SETTINGS) as store:
@@ -480,7 +483,7 @@ def test_schema_version_1_gains_the_rowid_column(tmp_path: Path) -> None:
         store.upsert("ns", [Record("a", np.ones(DIM))])
         assert store.delete("ns", ["a"]) == 1
     conn = sqlite3.connect(tmp_path / "same-same.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
     assert conn.execute("SELECT id, record_rowid FROM deletions").fetchall() == [("a", 1)]
     indexes = {row[1] for row in conn.execute("PRAGMA index_list(records)")}
     assert "records_by_metadata" in indexes

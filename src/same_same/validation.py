@@ -118,8 +118,16 @@ def check_query_text(text: Any) -> str:
 
 
 def check_record_id(record_id: Any) -> str:
-    """An id a record may be stored and addressed under (``identifiers`` has the rule)."""
+    """An id a new record may be stored under (``identifiers`` has the rule)."""
     return identifiers.check_record_id(record_id)
+
+
+def check_existing_record_id(record_id: Any) -> str:
+    """An id to look a stored record up by: any non-empty string, so that records an older
+    version stored under ids the rule now refuses stay readable, updatable and deletable."""
+    if not isinstance(record_id, str) or not record_id:
+        raise InvalidInputError("a record id must be a non-empty string")
+    return record_id
 
 
 def check_text(text: Any) -> str | None:

@@ -38,6 +38,7 @@ from .validation import (
     check_limit,
     check_metadata,
     check_offset,
+    check_existing_record_id,
     check_record_id,
     check_text,
     coerce_vector,
@@ -205,7 +206,7 @@ class VectorService:
         A new text without a new embedding is embedded again when the namespace has a
         model; metadata, when given, replaces the old metadata whole.
         """
-        home, old = self.store.get(check_record_id(record_id), namespace)
+        home, old = self.store.get(check_existing_record_id(record_id), namespace)
         space = self.get_namespace(home).space
         text = check_text(text)
         vector = old.vector
@@ -237,7 +238,7 @@ class VectorService:
 
     def delete(self, record_id: str, namespace: str | None = None) -> StoredRecord:
         """Delete one record; returns what was deleted (RecordNotFoundError when absent)."""
-        home, record = self.store.get(check_record_id(record_id), namespace)
+        home, record = self.store.get(check_existing_record_id(record_id), namespace)
         self.store.delete(home, [record.id])
         return StoredRecord(home, record)
 
@@ -246,7 +247,7 @@ class VectorService:
     def get(self, record_id: str, namespace: str | None = None) -> StoredRecord:
         if namespace is not None:
             self.get_namespace(namespace)
-        home, record = self.store.get(check_record_id(record_id), namespace)
+        home, record = self.store.get(check_existing_record_id(record_id), namespace)
         return StoredRecord(home, record)
 
     def count(self, namespace: str | None = None) -> int:
