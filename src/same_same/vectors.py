@@ -35,10 +35,10 @@ from .records import (
 from .storage import VectorStore
 from .validation import (
     check_embedded,
+    check_existing_record_id,
     check_limit,
     check_metadata,
     check_offset,
-    check_existing_record_id,
     check_record_id,
     check_text,
     coerce_vector,
