@@ -59,3 +59,43 @@ def test_readme_starts_with_the_two_commands() -> None:
     assert fence[1].startswith("./scripts/test")
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text(encoding="utf-8")
     assert "scripts/test" in ci
+
+
+def _limit_constants() -> dict[str, object]:
+    from same_same import identifiers, limits, validation
+    from same_same.imaging import decode, query
+    from same_same.server import settings
+
+    found: dict[str, object] = {}
+    for module in (limits, identifiers, validation, decode, query, settings):
+        found.update({name: value for name, value in vars(module).items() if name.isupper()})
+    return found
+
+
+def _spellings(value: object) -> set[str]:
+    """How the README may write a limit's value: 4,096, 32 MiB, 50 megapixels, 1e-15."""
+    if isinstance(value, float):
+        return {f"{value:g}".replace("+", "")}
+    assert isinstance(value, int)
+    out = {f"{value:,}", str(value)}
+    if value % 2**20 == 0:
+        out.add(f"{value // 2**20} MiB")
+    if value % 10**6 == 0:
+        out.add(f"{value // 10**6} megapixels")
+    return out
+
+
+def test_the_limits_table_names_each_limit_with_its_value() -> None:
+    section = README.split("### Limits", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "`" in line]
+    constants = _limit_constants()
+    checked = 0
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        limit, names = cells[1], re.findall(r"`([A-Z_]+)`", cells[2])
+        for name in names:
+            assert name in constants, f"the README's limits table names {name}, which is gone"
+            spellings = _spellings(constants[name])
+            assert any(s in limit for s in spellings), f"{name} is {constants[name]}: {row}"
+            checked += 1
+    assert checked >= 20
