@@ -176,6 +176,26 @@ def test_ingest_skips_rows_over_the_limits_and_stores_the_rest(
         assert sorted(r.id for r in store.list_records("rows")) == ["ok", "ok2"]
 
 
+def test_a_row_one_store_cannot_hold_is_skipped_and_its_batch_stored(
+    every_store: str, data_dir: Path, tmp_path: Path, cli: Any
+) -> None:
+    # 70 KB of text: within MAX_RECORD_TEXT_BYTES, past the Milvus store's 64 KB VARCHAR
+    rows = [{"id": f"r{i}", "text": f"row number {i}"} for i in range(5)]
+    rows.insert(2, {"id": "long", "text": "long words " * 7_000})
+    source = tmp_path / "rows.jsonl"
+    source.write_text("\n".join(json.dumps(row) for row in rows) + "\n")
+    result = cli("ingest", f"jsonl:{source}", "-n", "rows")
+    with open_store(data_dir) as store:
+        stored = sorted(r.id for r in store.list_records("rows"))
+    if every_store.startswith("milvus"):
+        assert result.returncode == 3, result.stderr
+        assert "skipping rows.jsonl line 3: record 'long': text is 77,000 bytes" in result.stderr
+        assert stored == ["r0", "r1", "r2", "r3", "r4"]
+    else:
+        assert result.returncode == 0, result.stderr
+        assert stored == ["long", "r0", "r1", "r2", "r3", "r4"]
+
+
 # -- 2. query text -------------------------------------------------------------------
 
 

@@ -127,8 +127,37 @@ def _ingest_batch(
             records.append(Record(record_id, vector, text, meta, hashes[record_id]))
     if records and not dry_run:
         target.ensure()
-        store.upsert(namespace, records)
+        records = _upsert_accepted(store, namespace, records, prepared, log)
     report.stored += len(records)
     for record in records:
         log.say(f"stored {record.id}")
     log.progress.advance(len(batch))
+
+
+def _upsert_accepted(
+    store: VectorStore,
+    namespace: str,
+    records: list[Record],
+    prepared: dict[str, tuple[str, dict[str, Any], str]],
+    log: ItemLog,
+) -> list[Record]:
+    """Commit ``records`` as one batch; when the store refuses the batch for a record it
+    cannot hold (a store's own limit, e.g. Milvus's 64 KB of text), commit them one by one
+    and skip the refused ones with the store's reason. Returns what was stored."""
+    try:
+        store.upsert(namespace, records)
+        return records
+    except InvalidInputError as exc:
+        if len(records) == 1:
+            log.skip(prepared[records[0].id][2], exc.message)
+            return []
+    accepted = []
+    for record in records:
+        try:
+            store.upsert(namespace, [record])
+        except InvalidInputError as exc:
+            log.skip(prepared[record.id][2], exc.message)
+            continue
+        accepted.append(record)
+    return accepted
+
