@@ -443,3 +443,14 @@ def test_pictures_are_behind_the_api_key(tmp_path: Path) -> None:
         # the page and its assets stay open so a browser can ask for the key
         assert http_get(f"{base}/")[0] == 200
         assert http_get(f"{base}/static/app.js")[0] == 200
+
+
+def test_a_very_large_bilevel_image_renders_through_the_reduced_decode(tmp_path: Path) -> None:
+    # 18 MP, past REDUCE_ABOVE_PIXELS: strip-reduced in mode "1", never converted whole
+    path = tmp_path / "scan.png"
+    picture = Image.new("1", (6000, 3000), 1)
+    picture.paste(0, (0, 0, 3000, 3000))  # left half black
+    picture.save(path, optimize=True)
+    thumbnail = Image.open(BytesIO(render_thumbnail(path, 256)))
+    assert thumbnail.size == (256, 128) and thumbnail.mode == "RGB"
+    assert thumbnail.getpixel((10, 64))[0] < 40 and thumbnail.getpixel((245, 64))[0] > 215

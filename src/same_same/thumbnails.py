@@ -24,6 +24,7 @@ import mimetypes
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -198,43 +199,37 @@ def _hash_file(path: str, mtime_ns: int, size: int) -> str:
     return digest.hexdigest()
 
 
+_RENDERS = threading.BoundedSemaphore(2)
+"""Thumbnails rendered at once in this process: a first render of a very large file
+holds a strip-reduced copy of it, so concurrent first requests must not multiply that."""
+
+
 def render_thumbnail(path: Path, size: int) -> bytes:
     """A JPEG no larger than ``size`` x ``size``, upright (EXIF orientation applied).
 
-    Smaller images are not enlarged; transparency is flattened onto white.
+    Decoded as the ingest decodes (``imaging.decode_image``): big JPEGs at a reduced
+    scale inside libjpeg, other big files strip by strip in their own mode, so the
+    full-size picture is never converted at once; smaller images are not enlarged and
+    transparency is flattened onto white.
     """
-    from PIL import Image, ImageOps
+    from .imaging import ImageDecodeError, decode_image
+    from .imaging.query import release_freed_memory
 
-    try:
-        with Image.open(path) as image:
-            # Let the JPEG decoder skip detail we would throw away: much faster on photos.
-            image.draft("RGB", (size, size))
-            upright = ImageOps.exif_transpose(image)
-            upright.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
-            rgb = _flatten_to_rgb(upright)
+    with _RENDERS:
+        try:
+            picture = decode_image(path, min_side=size, max_side=size).image
+        except ImageDecodeError as exc:
+            raise ImageUnreadableError(
+                f"cannot read image {path.name}: {exc.reason}",
+                hint="the file may be damaged or in a format Pillow cannot decode",
+            ) from None
+        try:
             out = BytesIO()
-            rgb.save(out, format="JPEG", quality=_JPEG_QUALITY, optimize=True)
+            picture.save(out, format="JPEG", quality=_JPEG_QUALITY, optimize=True)
             return out.getvalue()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ImageUnreadableError(
-            f"cannot read image {path.name}: {exc}",
-            hint="the file may be damaged or in a format Pillow cannot decode",
-        ) from None
-
-
-def _flatten_to_rgb(image: Any) -> Any:
-    from PIL import Image
-
-    if image.mode == "RGB":
-        return image
-    if image.mode == "P":
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
+        finally:
+            picture.close()
+            release_freed_memory()
 
 
 def _sign(*parts: str) -> str:
