@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import same_same.server.routes.search as search_routes
+import same_same.server.app as server_app
 from same_same.embedders.clip.preprocess import PreprocessConfig, preprocess_image
 from same_same.errors import InvalidInputError
 from same_same.imaging import MAX_IMAGE_PIXELS, convert_to_rgb, decode_image_bytes
@@ -237,7 +237,7 @@ def text_store(tmp_path: Path) -> Path:
 def test_the_server_decodes_at_most_its_setting_at_once(
     text_store: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(search_routes, "QueryImageDecoder", GatedDecoder)
+    monkeypatch.setattr(server_app, "QueryImageDecoder", GatedDecoder)
     GatedDecoder.made.clear()
     settings = ServerSettings(data_dir=text_store, query_image_decodes=2)
     upload = encode_png(smooth_picture(64, 48))

@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from .. import __version__
 from ..embedder_cache import EmbedderCache
+from ..imaging.query import QueryImageDecoder
 from ..search import SearchService
 from ..storage import VectorStore, open_store
 from ..vectors import VectorService
@@ -77,6 +78,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.search_service = SearchService(store, embedders=embedders)
+    app.state.query_image_decoder = QueryImageDecoder(
+        slots=settings.query_image_decodes, max_pixels=settings.query_image_max_pixels
+    )
     app.state.vector_service = VectorService(
         store, embedders=embedders, embedder_options=embedder_options
     )

@@ -64,15 +64,8 @@ def decode_base64_image(text: str) -> bytes:
 
 
 def query_image_decoder(request: Request) -> QueryImageDecoder:
-    """The app's one decoder of query images (made on first use from its settings)."""
-    state = request.app.state
-    decoder: QueryImageDecoder | None = getattr(state, "query_image_decoder", None)
-    if decoder is None:
-        settings = state.settings
-        decoder = QueryImageDecoder(
-            slots=settings.query_image_decodes, max_pixels=settings.query_image_max_pixels
-        )
-        state.query_image_decoder = decoder
+    """The app's one decoder of query images (``create_app`` makes it from its settings)."""
+    decoder: QueryImageDecoder = request.app.state.query_image_decoder
     return decoder
 
 
