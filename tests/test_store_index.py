@@ -555,3 +555,36 @@ def test_a_large_file_is_checked_in_the_background_and_rebuilt_when_damaged(
     repaired = files.read_sidecar()
     assert repaired is not None and repaired["saved_at"] > sidecar["saved_at"]
     assert checksum_matches(files.folder / repaired["file"], repaired)
+
+
+def test_one_writer_maintains_the_index_while_several_write(tmp_path: Path) -> None:
+    """Two stores open on one directory stand for two ingest processes (an flock taken
+    through another open file conflicts within one process as across processes)."""
+    ids, vectors = clustered(3 * MIN_VECTORS)
+    batches = [
+        make_records(ids[i : i + MIN_VECTORS], vectors[i : i + MIN_VECTORS])
+        for i in range(0, len(ids), MIN_VECTORS)
+    ]
+    first, second = SQLiteStore(tmp_path, SETTINGS), SQLiteStore(tmp_path, SETTINGS)
+    try:
+        first.ensure_namespace("ns", SPACE)
+        first.upsert("ns", batches[0])  # takes the lease and builds the index
+        assert first.index_stats.builds == 1
+        second.upsert("ns", batches[1])  # only commits
+        assert (second.index_stats.builds, second.index_stats.vectors_added) == (0, 0)
+        first.upsert("ns", batches[2])  # its catch-up inserts the second store's rows too
+        assert first.index_stats.vectors_added == 3 * MIN_VECTORS
+    finally:
+        first.close()  # saves the index, then gives the lease up
+    try:
+        second.upsert("ns", make_records(["late"], vectors[:1]))  # takes the lease over
+        stats = second.index_stats
+        assert (stats.builds, stats.loads, stats.vectors_added) == (0, 1, 1)
+        query = queries(1)[0]
+        expected = [
+            rid
+            for rid, _ in brute_force([*ids, "late"], np.vstack([vectors, vectors[:1]]), query, 10)
+        ]
+        assert store_ids(second.search(["ns"], query, limit=10, exact=True)) == expected
+    finally:
+        second.close()

@@ -53,6 +53,7 @@ from .checks import (
 )
 from .filter_cache import FilterCache
 from .index_cache import IndexCache, IndexStats
+from .index_lease import WriterLeases
 from .index_settings import IndexSettings
 from .matrix_cache import CacheStats, MatrixCache, NamespaceRow
 from .sqlite_rows import (
@@ -102,6 +103,7 @@ class SQLiteStore(VectorStore):
             self._db.read_current_seq,
             read_only=self.read_only,
         )
+        self._leases = WriterLeases(self.data_dir)
         try:
             with self._db.translate_errors():
                 ensure_schema(self._connection(), self.path, self.read_only)
@@ -306,6 +308,7 @@ class SQLiteStore(VectorStore):
                 finally:
                     self._indexes.clear()
         finally:
+            self._leases.release_all()
             self._db.close()
             with self._cache.lock:
                 self._cache.clear()
@@ -345,7 +348,11 @@ class SQLiteStore(VectorStore):
         with self._cache.lock, self._db.read() as conn:
             self._refresh(conn)
             row = self._cache.namespaces.get(namespace)
-            if row is not None and self._indexes.serves(namespace, row):
+            if (
+                row is not None
+                and self._indexes.serves(namespace, row)
+                and self._leases.holds(namespace)  # one writer maintains it (index_lease)
+            ):
                 self._cache.drop(namespace)
                 self._indexes.index(conn, namespace, row, self._cache.seq, self._cache.horizon)
 
