@@ -28,6 +28,7 @@ from same_same.server import ServerSettings
 from same_same.storage import ann_index
 from same_same.storage.ann_index import IndexFiles, VectorIndex
 from same_same.storage.index_files import checksum_matches
+from same_same.storage.index_lease import BULK_WRITE_RECORDS
 from same_same.storage.index_search import FLOAT16_MARGIN
 from same_same.storage.index_settings import (
     MIN_VECTORS_ENV,
@@ -558,33 +559,38 @@ def test_a_large_file_is_checked_in_the_background_and_rebuilt_when_damaged(
 
 
 def test_one_writer_maintains_the_index_while_several_write(tmp_path: Path) -> None:
-    """Two stores open on one directory stand for two ingest processes (an flock taken
-    through another open file conflicts within one process as across processes)."""
-    ids, vectors = clustered(3 * MIN_VECTORS)
+    """Stores open on one directory stand for processes (an flock taken through another
+    open file conflicts within one process as across processes)."""
+    ids, vectors = clustered(3 * MIN_VECTORS + BULK_WRITE_RECORDS + 1)
     batches = [
         make_records(ids[i : i + MIN_VECTORS], vectors[i : i + MIN_VECTORS])
-        for i in range(0, len(ids), MIN_VECTORS)
+        for i in range(0, 3 * MIN_VECTORS, MIN_VECTORS)
     ]
+    late = make_records(ids[3 * MIN_VECTORS : -1], vectors[3 * MIN_VECTORS : -1])
+    single = make_records(ids[-1:], vectors[-1:])
     first, second = SQLiteStore(tmp_path, SETTINGS), SQLiteStore(tmp_path, SETTINGS)
+    server = SQLiteStore(tmp_path, SETTINGS)
     try:
         first.ensure_namespace("ns", SPACE)
-        first.upsert("ns", batches[0])  # takes the lease and builds the index
+        first.upsert("ns", batches[0])  # a bulk write: takes the lease, builds the index
         assert first.index_stats.builds == 1
         second.upsert("ns", batches[1])  # only commits
         assert (second.index_stats.builds, second.index_stats.vectors_added) == (0, 0)
-        first.upsert("ns", batches[2])  # its catch-up inserts the second store's rows too
-        assert first.index_stats.vectors_added == 3 * MIN_VECTORS
+        server.upsert("ns", single)  # one record through the API: only commits too
+        assert (server.index_stats.builds, server.index_stats.vectors_added) == (0, 0)
+        first.upsert("ns", batches[2])  # its catch-up inserts the others' rows too
+        assert first.index_stats.vectors_added == 3 * MIN_VECTORS + 1
     finally:
         first.close()  # saves the index, then gives the lease up
     try:
-        second.upsert("ns", make_records(["late"], vectors[:1]))  # takes the lease over
+        server.upsert("ns", single)  # a small write, the lease free: its own index, no lease
+        assert (server.index_stats.loads, server.index_stats.vectors_added) == (1, 1)
+        second.upsert("ns", late)  # a bulk write takes the lease over from the saved file
         stats = second.index_stats
-        assert (stats.builds, stats.loads, stats.vectors_added) == (0, 1, 1)
+        assert (stats.builds, stats.loads, stats.vectors_added) == (0, 1, len(late) + 1)
         query = queries(1)[0]
-        expected = [
-            rid
-            for rid, _ in brute_force([*ids, "late"], np.vstack([vectors, vectors[:1]]), query, 10)
-        ]
+        expected = [rid for rid, _ in brute_force(ids, vectors, query, 10)]
         assert store_ids(second.search(["ns"], query, limit=10, exact=True)) == expected
     finally:
         second.close()
+        server.close()

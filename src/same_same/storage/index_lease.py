@@ -9,6 +9,12 @@ The other writers only commit: the holder's next batch inserts their rows too (i
 catch-up reads every row past its watermark), and a writer that finds the lease free
 later (the holder finished) takes it over, loading the holder's saved file.
 
+Only a bulk write (``BULK_WRITE_RECORDS`` or more records, as an ingest's batches are)
+takes the lease. A small write (one record through the API) takes nothing: it skips the
+index while another process holds the lease, and otherwise extends its own as before;
+so a server that stores a vector now and then never keeps an ingest from maintaining
+(and saving) the index, which would leave the server's next search to insert every row.
+
 Searches are not affected: a searching process always brings its own index up to date.
 A folder that cannot take a lock file leaves every writer maintaining its own index,
 as before.
@@ -24,6 +30,9 @@ from pathlib import Path
 
 from .index_files import INDEX_DIRNAME, namespace_key
 
+BULK_WRITE_RECORDS = 8
+"""Records in one write from which the writer takes the lease (see the module doc)."""
+
 
 @dataclass
 class WriterLeases:
@@ -32,9 +41,10 @@ class WriterLeases:
     data_dir: Path
     _held: dict[str, int] = field(default_factory=dict)
 
-    def holds(self, namespace: str) -> bool:
-        """Whether this store maintains ``namespace``'s index: it holds the lease, or has
-        just taken it, or no lease can be taken here at all."""
+    def holds(self, namespace: str, records: int) -> bool:
+        """Whether this store maintains ``namespace``'s index after writing ``records``:
+        it holds the lease or has just taken it (a bulk write), nobody holds it (a small
+        write), or no lease can be taken here at all."""
         if namespace in self._held:
             return True
         folder = Path(self.data_dir) / INDEX_DIRNAME
@@ -51,6 +61,9 @@ class WriterLeases:
         except OSError:
             os.close(fd)
             return True
+        if records < BULK_WRITE_RECORDS:
+            os.close(fd)  # free: extend our own index, but leave the lease to a bulk writer
+            return True
         self._held[namespace] = fd
         return True
 
@@ -65,4 +78,4 @@ class WriterLeases:
             self.release(namespace)
 
 
-__all__ = ["WriterLeases"]
+__all__ = ["BULK_WRITE_RECORDS", "WriterLeases"]

@@ -177,7 +177,7 @@ class SQLiteStore(VectorStore):
                 seq = next_seq(conn)
                 upsert_records(conn, namespace, rows, seq)
                 mark_changed(conn, namespace, seq)
-            self._update_index(namespace)
+            self._update_index(namespace, len(records))
         return len(records)
 
     def get(self, record_id: str, namespace: str | None = None) -> tuple[str, Record]:
@@ -211,7 +211,7 @@ class SQLiteStore(VectorStore):
                     log_deletions(conn, namespace, seq, deleted)
                     mark_changed(conn, namespace, seq)
             if deleted:
-                self._update_index(namespace)
+                self._update_index(namespace, len(deleted))
         return len(deleted)
 
     def count(self, namespace: str | None = None) -> int:
@@ -341,8 +341,9 @@ class SQLiteStore(VectorStore):
         settings = self._indexes.settings
         return search_through_index(conn, name, index, query, self._filters, seq, settings)
 
-    def _update_index(self, namespace: str) -> None:
-        """Extend a large namespace's index with what was just committed (and maybe save it)."""
+    def _update_index(self, namespace: str, records: int) -> None:
+        """Extend a large namespace's index with the ``records`` just committed (and maybe
+        save it), unless another writer maintains it (``index_lease``)."""
         if not self._indexes.enabled:
             return
         with self._cache.lock, self._db.read() as conn:
@@ -351,7 +352,7 @@ class SQLiteStore(VectorStore):
             if (
                 row is not None
                 and self._indexes.serves(namespace, row)
-                and self._leases.holds(namespace)  # one writer maintains it (index_lease)
+                and self._leases.holds(namespace, records)
             ):
                 self._cache.drop(namespace)
                 self._indexes.index(conn, namespace, row, self._cache.seq, self._cache.horizon)
