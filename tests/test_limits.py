@@ -14,9 +14,10 @@ import pytest
 from same_same import limits
 from same_same.embedder_cache import EmbedderCache
 from same_same.embedders import create_embedder
-from same_same.embedders.base import cut_for_tokenizer, normalized_rows
+from same_same.embedders.base import cut_for_tokenizer
 from same_same.errors import InvalidInputError
 from same_same.filters import parse_filters
+from same_same.normalization import normalized_rows
 from same_same.records import EmbeddingSpace, Record, stamp_namespace
 from same_same.server import ServerSettings
 from same_same.storage import VectorStore, open_store

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 
 from . import identifiers
-from .embedders.base import normalized_rows
 from .errors import InvalidInputError, NamespaceNotFoundError
 from .filters import parse_filters
 from .limits import (
@@ -23,6 +22,7 @@ from .limits import (
     check_record_text,
     utf8_size,
 )
+from .normalization import normalized_rows
 from .records import NamespaceInfo
 from .storage import Filters, VectorStore
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from ..errors import UnknownNameError
+from ..normalization import normalized_rows
 from ..records import EmbeddingSpace
 from .base import (
     Embedder,
@@ -19,7 +20,6 @@ from .base import (
     ImageEmbedderBase,
     ImageInput,
     is_image_embedder,
-    normalized_rows,
 )
 
 EmbedderFactory = Callable[[EmbedderOptions], Embedder]

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..normalization import normalized_rows
 from ..records import EmbeddingSpace
-from .base import EmbedderBase, EmbedderOptions, normalized_rows
+from .base import EmbedderBase, EmbedderOptions
 
 MODEL_NAME = "hashing-v1"
 DEFAULT_DIM = 512

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import MissingDependencyError, ModelUnavailableError
+from ..normalization import normalized_rows
 from ..records import EmbeddingSpace
-from .base import DEFAULT_BATCH_SIZE, EmbedderBase, EmbedderOptions, normalized_rows
+from .base import DEFAULT_BATCH_SIZE, EmbedderBase, EmbedderOptions
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 HUB_NAME = "sentence-transformers/all-MiniLM-L6-v2"

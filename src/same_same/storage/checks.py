@@ -16,6 +16,7 @@ from .. import identifiers
 from ..errors import InvalidInputError, SpaceMismatchError
 from ..filters import FilterSet, parse_filters
 from ..limits import MAX_STORED_VECTOR_NORM, MIN_STORED_VECTOR_NORM, check_metadata_limits
+from ..normalization import normalized_rows
 from ..records import EmbeddingSpace, Record
 
 
@@ -151,12 +152,10 @@ def check_same_space(spaces: Mapping[str, EmbeddingSpace]) -> EmbeddingSpace:
 
 def check_query(vector: object, space: EmbeddingSpace) -> np.ndarray:
     """A unit-length float32 query vector for ``space``, normalised in float64."""
-    query = _check_array(vector, space.dim, "query").astype(np.float64)
-    scale = float(np.abs(query).max())
-    if scale == 0.0:
+    query = _check_array(vector, space.dim, "query")
+    if not np.any(query):
         raise InvalidInputError("query: vector is all zeros, so it has no direction to compare")
-    query /= scale  # first to the largest magnitude: no square overflows or vanishes
-    return (query / np.linalg.norm(query)).astype(np.float32)
+    return normalized_rows(query)[0]
 
 
 def check_count(value: object, what: str, minimum: int) -> int:

@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import InvalidInputError, MissingDependencyError
+from ...normalization import normalized_rows
 from ...records import EmbeddingSpace
 from ..base import (
     EmbedderOptions,
     ImageEmbedderBase,
     ImageInput,
     cut_for_tokenizer,
-    normalized_rows,
 )
 from .backends import backend_device, check_backend_name, default_batch_size, load_clip_backend
 from .device import check_device_name
