@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -14,9 +15,11 @@ from typing import Any
 import numpy as np
 
 from ...errors import ModelUnavailableError, SameSameError
+from .batch_fitting import FittingBatches
 from .device import is_out_of_memory, out_of_memory_error, precision_for
 from .names import ModelChoice
 from .preprocess import PreprocessConfig
+from .staging import HostStaging
 from .text import encode_text_tokens
 from .weights import (
     HUB_SAFE_WEIGHTS_NAME,
@@ -45,34 +48,40 @@ class TorchCLIP:
         self.preprocess = preprocess
         self.label = label
         self.dtype = torch.float16 if precision_for(device) == "fp16" else torch.float32
+        self.staging = HostStaging(device, self.dtype)
+        # an out-of-memory halves the batch and the smaller size is kept (batch_fitting)
+        self.image_batches = FittingBatches(device, label)
+        self.text_batches = FittingBatches(device, label)
+        # the staging buffer is reused: one batch at a time passes through it
+        self._staging_lock = threading.Lock() if self.staging.buffered else None
 
     def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
         import torch
 
-        tokens = self.tokenizer(list(texts)).to(self.device)
-        with self._translating_out_of_memory(len(texts)), torch.inference_mode():
-            features = encode_text_tokens(self.model, tokens)
-        return features.float().cpu().numpy()
+        tokens = self.tokenizer(list(texts))
+
+        def encode_rows(start: int, stop: int) -> np.ndarray:
+            with torch.inference_mode():
+                features = encode_text_tokens(self.model, tokens[start:stop].to(self.device))
+            return features.float().cpu().numpy()
+
+        return self.text_batches.encode(encode_rows, len(texts))
 
     def encode_pixels(self, pixels: np.ndarray) -> np.ndarray:
+        encode_rows = functools.partial(self._encode_rows, pixels)
+        with self._staging_lock or contextlib.nullcontext():
+            return self.image_batches.encode(encode_rows, len(pixels))
+
+    def _encode_rows(self, pixels: np.ndarray, start: int, stop: int) -> np.ndarray:
         import torch
 
-        batch = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32))
-        with self._translating_out_of_memory(len(pixels)), torch.inference_mode():
-            features = self.model.encode_image(batch.to(self.device, dtype=self.dtype))
-        return features.float().cpu().numpy()
+        with torch.inference_mode():
+            features = self.model.encode_image(self.staging.to_device(pixels[start:stop]))
+            # reading the features back waits for the copy out of the staging buffer
+            return features.float().cpu().numpy()
 
     def open_image_tower(self) -> None:
         """Nothing to do: one torch model holds both towers, loaded already."""
-
-    @contextlib.contextmanager
-    def _translating_out_of_memory(self, batch_size: int) -> Iterator[None]:
-        try:
-            yield
-        except Exception as exc:
-            if is_out_of_memory(exc):
-                raise out_of_memory_error(self.device, self.label, batch_size) from None
-            raise
 
 
 _LOADED: dict[tuple[str, ...], TorchCLIP] = {}
