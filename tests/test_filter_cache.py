@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from same_same.filters import parse_filters
 from same_same.records import Record
 from same_same.storage.filter_cache import FilterCache, select_rowids
 from same_same.storage.sqlite import SQLiteStore
@@ -80,14 +81,26 @@ def test_select_rowids_is_sorted_and_empty_when_nothing_matches(tmp_path: Path) 
 def test_the_cache_is_bounded_by_entries_and_bytes(tmp_path: Path) -> None:
     conn = make_table(tmp_path / "t.db", 1000)
     where = "json_extract(metadata, '$.p') = ?"
+    reads: list[int] = []
+
+    def cached(cache: FilterCache, seq: int, p: int) -> np.ndarray:
+        def read() -> np.ndarray:
+            reads.append(p)
+            return select_rowids(conn, where, (p,))
+
+        return cache.rowids(seq, "ns", parse_filters({"p": p}), read)
+
     cache = FilterCache(max_entries=3, max_bytes=100 * 8)
     for p in range(5):
-        assert len(cache.rowids(conn, 1, "ns", where, [p])) == 100
+        assert len(cached(cache, 1, p)) == 100
     assert len(cache) == 1  # each array is 800 bytes: one fits
     cache = FilterCache(max_entries=3, max_bytes=10**6)
     for p in range(5):
-        cache.rowids(conn, 1, "ns", where, [p])
+        cached(cache, 1, p)
     assert len(cache) == 3
-    held = cache.rowids(conn, 1, "ns", where, [4])
+    reads.clear()
+    held = cached(cache, 1, 4)
+    assert reads == []  # kept
     assert not held.flags.writeable  # shared between searches: nobody may change it
-    assert cache.rowids(conn, 2, "ns", where, [4]) is not held  # another store state
+    assert cached(cache, 2, 4) is not held  # another store state
+    assert reads == [4]

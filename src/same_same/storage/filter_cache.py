@@ -1,12 +1,13 @@
 """The records a metadata filter matches, kept for the store state they were read at.
 
 A filter over an indexed namespace becomes a sorted array of rowids (the index's
-keys). Reading it means a scan of the namespace's metadata in SQLite, whatever
-the filter, which at a million records costs far more than the search itself
-(docs/vector-index.md). A search page sends the same filter with every query, so
-the arrays are kept, keyed by namespace and filter, and valid only while
-the store's change counter (``seq``) is the one they were read at: any write
-elsewhere makes them stale, and they are read again.
+keys), from the namespace's metadata index (``metadata_cache``) or, where that
+cannot answer, from a scan of its metadata in SQLite (``select_rowids``). A
+search page sends the same filter with every query, so the arrays are kept,
+keyed by namespace and filter, and valid only while the store's change counter
+(``seq``) is the one they were read at: any write elsewhere makes them stale,
+and they are read again (from the metadata index, that costs a millisecond or
+two at a million records; from SQL, a scan).
 
 Bounded by count and by bytes (a filter matching 1M records holds 8 MB). Not
 thread-safe by itself: the store calls it under its cache lock.
@@ -16,11 +17,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import orjson
+
+from ..filters import Condition, FilterSet
 
 MAX_ENTRIES = 32
 MAX_BYTES = 128 * 2**20
@@ -46,20 +49,16 @@ class FilterCache:
         self.max_bytes = max_bytes
 
     def rowids(
-        self,
-        conn: sqlite3.Connection,
-        seq: int,
-        namespace: str,
-        where: str,
-        params: Sequence[Any],
+        self, seq: int, namespace: str, filters: FilterSet, read: Callable[[], np.ndarray]
     ) -> np.ndarray:
-        """The rowids of ``namespace``'s records matching ``where`` at store state ``seq``."""
-        key = (namespace, where, *(_hashable(value) for value in params))
+        """The rowids of ``namespace``'s records matching ``filters`` at store state ``seq``;
+        ``read`` gives them when they are not kept (sorted)."""
+        key = (namespace, *(_condition_key(condition) for condition in filters.conditions))
         found = self._entries.get(key)
         if found is not None and found[0] == seq:
             self._entries.move_to_end(key)
             return found[1]
-        rowids = select_rowids(conn, f"namespace = ? AND {where}", (namespace, *params))
+        rowids = read()
         rowids.setflags(write=False)  # shared by later searches
         self._put(key, seq, rowids)
         return rowids
@@ -84,8 +83,12 @@ class FilterCache:
             self._bytes -= dropped.nbytes
 
 
+def _condition_key(condition: Condition) -> tuple[Any, ...]:
+    return (condition.path, condition.operator, _hashable(condition.value))
+
+
 def _hashable(value: Any) -> Any:
-    # JSON scalars (with their type: True and 1 are equal keys in Python, not in JSON)
-    if isinstance(value, list):
+    # JSON scalars with their type: True and 1 are equal keys in Python, not in JSON
+    if isinstance(value, tuple):
         return tuple(_hashable(item) for item in value)
     return (type(value).__name__, value)

@@ -91,7 +91,7 @@ def _approximate(
         if allowed is None:
             kept = keys[~np.isin(keys, excluded)]
         else:
-            kept = keys[np.isin(keys, allowed)]
+            kept = keys[_members(keys, allowed)]
         if len(kept) >= wanted:
             return _best(rescore(kept[: limit + _EXTRA]), limit)
         if count >= size or count * _GROWTH > _GIVE_UP_SHARE * size:
@@ -148,6 +148,13 @@ def _verified(
     if outside + FLOAT16_MARGIN < scored[limit - 1][0]:
         return scored[:limit]
     return None
+
+
+def _members(keys: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+    """Whether each key is in the sorted array ``allowed``: a binary search per key, where
+    ``np.isin`` would sort or tabulate all of ``allowed`` (half a million at 1M, 50%)."""
+    at = np.minimum(np.searchsorted(allowed, keys), len(allowed) - 1)
+    return allowed[at] == keys
 
 
 def _best(scored: list[tuple[float, str]], limit: int) -> list[tuple[float, str]]:

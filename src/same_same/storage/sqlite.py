@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ReadOnlyStoreError, RecordNotFoundError, StoreError
+from ..filters import FilterSet
 from ..records import EmbeddingSpace, Match, NamespaceInfo, Record
 from .base import Filters, VectorStore, namespace_not_found
 from .checks import (
@@ -56,6 +57,7 @@ from .index_cache import IndexCache, IndexStats
 from .index_lease import WriterLeases
 from .index_settings import IndexSettings
 from .matrix_cache import CacheStats, MatrixCache, NamespaceRow
+from .metadata_cache import MetadataCache
 from .sqlite_rows import (
     CHUNK_IDS,
     count_all_records,
@@ -72,7 +74,15 @@ from .sqlite_rows import (
     upsert_records,
 )
 from .sqlite_schema import DB_FILENAME, ensure_schema, is_read_only
-from .sqlite_search import Hit, Query, fetch_matches, search_matrix, search_through_index
+from .sqlite_search import (
+    Hit,
+    Query,
+    Snapshot,
+    fetch_matches,
+    search_matrix,
+    search_through_index,
+    select_filtered_rowids,
+)
 from .sqlite_transactions import SQLiteConnections, log_deletions, mark_changed, next_seq
 
 
@@ -97,6 +107,7 @@ class SQLiteStore(VectorStore):
         self._db = SQLiteConnections(self.path, self.read_only)
         self._cache = MatrixCache()
         self._filters = FilterCache()
+        self._metadata = MetadataCache()
         self._indexes = IndexCache(
             self.data_dir,
             index_settings or IndexSettings.from_env(),
@@ -313,6 +324,7 @@ class SQLiteStore(VectorStore):
             with self._cache.lock:
                 self._cache.clear()
                 self._filters.clear()
+                self._metadata.clear()
 
     # -- internals ----------------------------------------------------------
 
@@ -336,10 +348,20 @@ class SQLiteStore(VectorStore):
         self, conn: sqlite3.Connection, name: str, row: NamespaceRow, query: Query
     ) -> list[Hit]:
         self._cache.drop(name)  # the index holds the vectors now; free the float32 copy
-        seq = self._cache.seq
-        index = self._indexes.index(conn, name, row, seq, self._cache.horizon)
-        settings = self._indexes.settings
-        return search_through_index(conn, name, index, query, self._filters, seq, settings)
+        snapshot = Snapshot(self._cache.seq, self._cache.horizon, self._cache.namespaces)
+        index = self._indexes.index(conn, name, row, snapshot.seq, snapshot.horizon)
+
+        def select_allowed(conditions: FilterSet) -> np.ndarray:
+            return self._filters.rowids(
+                snapshot.seq,
+                name,
+                conditions,
+                lambda: select_filtered_rowids(conn, snapshot, name, conditions, self._metadata),
+            )
+
+        return search_through_index(
+            conn, name, index, query, self._indexes.settings, select_allowed
+        )
 
     def _update_index(self, namespace: str, records: int) -> None:
         """Extend a large namespace's index with the ``records`` just committed (and maybe

@@ -5,16 +5,19 @@ indexes, and merges the hits of every namespace searched; this module does the
 work for one namespace inside that snapshot, then reads the winners' text and
 metadata (one query per namespace, for the winners only).
 
-Filters run in SQL. For a matrix they become the rows a scan may return; for an
-index, the rowids (its keys) it may return, kept in the filter cache until the
-next write. Index answers are re-scored from the float32 vectors in SQLite, so
-both paths give the same scores.
+For a matrix (a small namespace) a filter runs in SQL and becomes the rows a
+scan may return. For an index, it becomes the rowids (its keys) it may return,
+from the namespace's metadata index (``metadata_cache``; SQL where that cannot
+answer exactly), kept in the filter cache until the next write. Index answers
+are re-scored from the float32 vectors in SQLite, so both paths give the same
+scores.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,14 +26,26 @@ import numpy as np
 from ..filters import FilterSet
 from ..records import Match
 from .ann_index import VectorIndex
-from .filter_cache import FilterCache, select_rowids
+from .filter_cache import select_rowids
 from .index_search import search_index
 from .index_settings import IndexSettings
 from .matrix import SearchMatrix, normalize_rows_in_place, select_top
+from .matrix_cache import NamespaceRow
+from .metadata_cache import MetadataCache
 from .sql_filters import build_filter_sql
 
 Hit = tuple[float, str, str]
 """``(score, record id, namespace)``."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The store state a search reads (its read transaction's)."""
+
+    seq: int
+    horizon: int
+    """The deletion log's horizon."""
+    namespaces: dict[str, NamespaceRow]
 
 
 @dataclass(frozen=True)
@@ -60,15 +75,12 @@ def search_through_index(
     name: str,
     index: VectorIndex,
     query: Query,
-    filters: FilterCache,
-    seq: int,
     settings: IndexSettings,
+    select_allowed: Callable[[FilterSet], np.ndarray],
 ) -> list[Hit]:
-    """The best ``query.limit`` hits of an indexed namespace at store state ``seq``."""
-    allowed: np.ndarray | None = None
-    if query.conditions:
-        where, params = build_filter_sql(query.conditions)
-        allowed = filters.rowids(conn, seq, name, where, params)
+    """The best ``query.limit`` hits of an indexed namespace; ``select_allowed`` gives the
+    sorted rowids a filter matches (``select_filtered_rowids``, maybe kept in a cache)."""
+    allowed = select_allowed(query.conditions) if query.conditions else None
     excluded_keys = None
     if query.excluded:
         excluded_keys = select_rowids(
@@ -92,6 +104,24 @@ def search_through_index(
         exact=query.exact,
     )
     return [(score, record_id, name) for score, record_id in hits]
+
+
+def select_filtered_rowids(
+    conn: sqlite3.Connection,
+    snapshot: Snapshot,
+    name: str,
+    conditions: FilterSet,
+    metadata: MetadataCache,
+) -> np.ndarray:
+    """Sorted rowids of ``name``'s records matching ``conditions`` in the snapshot: from its
+    metadata index, or from SQL where the index cannot answer exactly."""
+    found = metadata.rows(
+        conn, snapshot.namespaces, name, snapshot.seq, snapshot.horizon, conditions
+    )
+    if found is not None:
+        return found
+    where, params = build_filter_sql(conditions)
+    return select_rowids(conn, f"namespace = ? AND {where}", (name, *params))
 
 
 def fetch_matches(conn: sqlite3.Connection, found: list[Hit]) -> list[Match]:
@@ -184,4 +214,12 @@ def _clip_score(score: np.floating[Any]) -> float:
     return min(1.0, max(-1.0, float(score)))
 
 
-__all__ = ["Hit", "Query", "fetch_matches", "search_matrix", "search_through_index"]
+__all__ = [
+    "Hit",
+    "Query",
+    "Snapshot",
+    "fetch_matches",
+    "search_matrix",
+    "search_through_index",
+    "select_filtered_rowids",
+]
