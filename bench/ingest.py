@@ -2,6 +2,7 @@
 
     python bench/ingest.py                 # 600 photos of 3000x2000, torch, onnx, onnx-int8
     python bench/ingest.py --quick         # ~24 photos, about a minute once models are exported
+    python bench/ingest.py --device cuda --backends torch --sizes 1024x768   # on a GPU
 
 For each picture size and each backend, three measurements, back to back:
 
@@ -23,7 +24,10 @@ For each picture size and each backend, three measurements, back to back:
 cores on decoding and then on the model with nothing lost in between; the
 efficiency is end-to-end rate / ceiling. ``vs torch`` compares end-to-end rates.
 ``--clip-pretrain none`` gives seeded random weights: the same compute as trained
-ones, and nothing is downloaded.
+ones, and nothing is downloaded. ``--device cuda`` runs M and the ingest on the GPU
+(D stays on the CPU, with the ingest's decode threads for a GPU model);
+``gpu_busy`` = the model's share of the pipeline's time, ``images / M /
+pipeline_s``: near 1 when decoding keeps the GPU fed.
 
 Prints a table and writes bench/results/ingest-<date>.json with the machine.
 Pictures are generated once (bench/photos.py) and cached in bench/work/ingest/.
@@ -72,7 +76,7 @@ class ModelArgs:
 # -- the measurements that run in their own process --------------------------------------
 
 
-def measure_decode(folder: Path, model: ModelArgs, limit: int) -> dict[str, Any]:
+def measure_decode(folder: Path, model: ModelArgs, limit: int, device: str) -> dict[str, Any]:
     """D: the ingest's decode work on every core, nothing else."""
     import functools
     from concurrent.futures import ThreadPoolExecutor
@@ -85,7 +89,7 @@ def measure_decode(folder: Path, model: ModelArgs, limit: int) -> dict[str, Any]
     config = resolve_model_choice(model.model, model.pretrained).preprocess
     preprocess = functools.partial(preprocess_image, config=config)
     paths = sorted(folder.glob("*.jpg"))[:limit]
-    workers = default_workers()
+    workers = default_workers(device)
 
     def prepare(path: Path) -> int:
         prepared = prepare_image_file(path, preprocess=preprocess, min_side=draft_side(config))
@@ -100,7 +104,13 @@ def measure_decode(folder: Path, model: ModelArgs, limit: int) -> dict[str, Any]
 
 
 def measure_model(
-    folder: Path, model: ModelArgs, backend: str, batch_size: int, cache_dir: Path, seconds: float
+    folder: Path,
+    model: ModelArgs,
+    backend: str,
+    batch_size: int,
+    cache_dir: Path,
+    seconds: float,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """M: ``embed_preprocessed`` alone, on real preprocessed photos, at ``batch_size``."""
     import functools
@@ -114,7 +124,7 @@ def measure_model(
     def make_embedder() -> CLIPEmbedder:
         return CLIPEmbedder(
             **model.embedder_kwargs(),
-            device="cpu",
+            device=device,
             batch_size=batch_size,
             backend=backend,
             data_dir=cache_dir.parent,  # the store's data dir: exports live in its onnx/
@@ -179,6 +189,8 @@ def run_ingest(
     backend: str,
     batch_size: int | None,
     env: dict[str, str],
+    device: str = "cpu",
+    gpu_decode: str = "auto",
 ) -> dict[str, Any]:
     """One real ``same-same ingest``, timed from process start to exit."""
     command = [
@@ -193,8 +205,7 @@ def run_ingest(
         model.pretrained,
         "--backend",
         backend,
-        "--device",
-        "cpu",
+        *device_flags(device, gpu_decode),
         "--data-dir",
         str(data_dir),
         "--namespace",
@@ -223,7 +234,7 @@ def bench_row(
     env: dict[str, str],
     work: Path,
 ) -> dict[str, Any]:
-    batch = args.batch_size or default_cpu_batch_size()
+    batch = args.batch_size or default_batch_size_for(args.device)
     load_before = load_average()
     onnx_cache = args.work_dir / "onnx-cache" / "onnx"  # DATA_DIR/onnx of a data dir
     # D, then M, in one fresh process; an ONNX export (once per model) happens
@@ -246,13 +257,17 @@ def bench_row(
             str(args.decode_images),
             "--seconds",
             str(args.model_seconds),
+            "--device",
+            args.device,
         ],
         env,
     )
     decode, model_run = measured["decode"], measured["model"]
     data_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{backend}-", dir=work))
     link_folder(onnx_cache, data_dir / "onnx")
-    e2e = run_ingest(folder, data_dir, model, backend, args.batch_size, env)
+    e2e = run_ingest(
+        folder, data_dir, model, backend, args.batch_size, env, args.device, args.gpu_decode
+    )
     shutil.rmtree(data_dir, ignore_errors=True)
     stored = int(e2e["report"]["stored"])
     if stored != count:
@@ -276,16 +291,31 @@ def bench_row(
         "pipeline_efficiency": round(count / e2e["report"]["seconds"] / ceiling, 3),
         "batch_size": batch,
         "batch_size_flag": args.batch_size,
+        "device": args.device,
+        "gpu_decode": args.gpu_decode,
+        "gpu_busy": gpu_busy(count, model_run["rate"], e2e["report"]["seconds"], args.device),
         "export_s": round(model_run["export_s"], 1) if model_run["export_s"] else None,
         "loadavg_before": load_before,
         "loadavg_after": load_average(),
     }
 
 
-def default_cpu_batch_size() -> int:
+def default_batch_size_for(device: str) -> int:
     from same_same.embedders.clip.backends import default_batch_size
 
-    return default_batch_size("cpu")
+    return default_batch_size(device)
+
+
+def device_flags(device: str, gpu_decode: str) -> list[str]:
+    """The ingest's flags for ``--device`` and ``--gpu-decode``."""
+    return ["--device", device, "--gpu-decode", gpu_decode]
+
+
+def gpu_busy(images: int, model_rate: float, pipeline_s: float, device: str) -> float | None:
+    """The GPU's share of the pipeline's time (model time / wall time); None on a CPU."""
+    if not device.startswith("cuda") or pipeline_s <= 0:
+        return None
+    return round(images / model_rate / pipeline_s, 3)
 
 
 # -- report --------------------------------------------------------------------------------
@@ -356,6 +386,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=WORK)
     parser.add_argument("--out", type=Path, default=None, help="JSON file (default: results/)")
     parser.add_argument("--note", default=NOTE)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (M and the ingest)")
+    parser.add_argument(
+        "--gpu-decode", default="auto", choices=("auto", "on", "off"), help="the ingest's flag"
+    )
     # the measurements that run in a child process
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--backend", default="torch", help=argparse.SUPPRESS)
@@ -375,9 +409,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def child_main(args: argparse.Namespace) -> int:
     """D, then M, in this fresh process; prints them as one JSON line."""
     model = ModelArgs(args.clip_model, args.clip_pretrain)
-    decode = measure_decode(args.measure, model, args.limit)
+    decode = measure_decode(args.measure, model, args.limit, args.device)
     measured = measure_model(
-        args.measure, model, args.backend, args.batch_size, args.cache_dir, args.seconds
+        args.measure,
+        model,
+        args.backend,
+        args.batch_size,
+        args.cache_dir,
+        args.seconds,
+        args.device,
     )
     print(json.dumps({"decode": decode, "model": measured}))
     return 0
@@ -404,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
             "clip_model": model.model,
             "clip_pretrain": model.pretrained,
             "batch_size": args.batch_size,
+            "device": args.device,
+            "gpu_decode": args.gpu_decode,
             "decode_images": args.decode_images,
             "model_seconds": args.model_seconds,
             "jpeg_quality": 90,
@@ -422,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"{row['size']} {backend}: {row['rate']:.2f} images/s end to end, "
                     f"M {row['model_rate']:.2f}, D {row['decode_rate']:.1f}, "
-                    f"efficiency {row['efficiency']:.2f}",
+                    f"efficiency {row['efficiency']:.2f}"
+                    + ("" if row["gpu_busy"] is None else f", GPU busy {row['gpu_busy']:.2f}"),
                     file=sys.stderr,
                     flush=True,
                 )

@@ -11,6 +11,7 @@ from ..config import resolve_data_dir
 from ..embedders import DEFAULT_EMBEDDER, EmbedderOptions, create_embedder, is_image_embedder
 from ..errors import DiskFullError, NamespaceNotFoundError, ReadOnlyStoreError, StoreError
 from ..ingest import IngestOptions, Progress, run_ingest
+from ..ingest.options import GPU_DECODE_AUTO, GPU_DECODE_CHOICES
 from ..ingest.ray_options import EmbedderRecipe, RayOptions
 from ..sources import SourceOptions, open_source
 from ..storage import VectorStore, open_store
@@ -142,6 +143,14 @@ def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
     help="images: decoding workers (default: one per core).",
 )
 @click.option(
+    "--gpu-decode",
+    type=click.Choice(GPU_DECODE_CHOICES),
+    default=GPU_DECODE_AUTO,
+    show_default=True,
+    help="images: decode JPEGs in batches on the model's CUDA GPU (auto: when it runs on one; "
+    "on: also with torchvision on a CPU; off: always with PIL).",
+)
+@click.option(
     "--ray",
     "ray_address",
     default=None,
@@ -177,6 +186,7 @@ def ingest_command(
     device: str,
     backend: str | None,
     workers: int | None,
+    gpu_decode: str,
     ray_address: str | None,
     ray_actors: int | None,
     as_json: bool,
@@ -227,6 +237,7 @@ def ingest_command(
         verbose=verbose,
         workers=workers,
         ray=ray,
+        gpu_decode=gpu_decode,
     )
     progress = Progress(
         unit="images" if opened.modality == "image" else "records", enabled=not quiet

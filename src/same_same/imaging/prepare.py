@@ -88,9 +88,16 @@ def prepare_image_file(
     if digest in known_hashes:
         width, height = read_image_size(path)
         return PreparedImage(digest, len(data), width, height, known=True)
+    return prepare_image_bytes(data, digest, preprocess=preprocess, min_side=min_side)
+
+
+def prepare_image_bytes(
+    data: bytes, digest: str, *, preprocess: Preprocess, min_side: int | None
+) -> PreparedImage:
+    """Decode and preprocess a file's bytes (hashed to ``digest``) on the CPU; any
+    unusable file is an ImageDecodeError."""
     size_bytes = len(data)
     decoded = decode_image_bytes(data, min_side=min_side)
-    del data  # the compressed bytes can go before preprocessing allocates floats
     prepared = PreparedImage(digest, size_bytes, decoded.width, decoded.height)
     try:
         prepared.pixels = preprocess(limit_aspect_ratio(decoded.image))

@@ -27,14 +27,13 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 
 from ..embedders import ImageEmbedder
 from ..imaging import ImageDecodeError
-from ..imaging.prepare import PreparedImage, Preprocess, prepare_image_file
+from ..imaging.prepare import PreparedImage
 from ..records import Record
 from ..sources import BadItem, Source, SourceItem
 from ..sources.images import ImageSource
@@ -111,7 +110,7 @@ class ImageRun:
             options,
             choose_batch_size(options.batch_size, embedder),
             ItemLog(report, progress, options.verbose),
-            ModelInput.for_embedder(embedder),
+            ModelInput.for_embedder(embedder, options.gpu_decode),
             stored=stored,
             known_hashes={s.sha256 for s in stored.values() if s.sha256},
         )
@@ -146,8 +145,7 @@ class ImageRun:
         return Ready(job.file, prepared.sha256, prepared)
 
     def prepare_file(self, file: SourceFile, known_hashes: AbstractSet[str]) -> PreparedImage:
-        model = self.model
-        return prepare_for_model(file.path, model.preprocess, model.min_side, known_hashes)
+        return self.model.prepare(file.path, known_hashes)
 
     # step 3: in the main thread
     def consume(self, outcomes: Iterable[Outcome]) -> None:
@@ -234,9 +232,7 @@ class ImageRun:
                     )
         return moved
 
-    def embed(
-        self, todo: list[Ready]
-    ) -> tuple[dict[str, np.ndarray], dict[str, str], set[str]]:
+    def embed(self, todo: list[Ready]) -> tuple[dict[str, np.ndarray], dict[str, str], set[str]]:
         """Vectors by hash, reasons by hash for files that turned out undecodable, and
         the hashes whose vector came out unusable."""
         failed: dict[str, str] = {}
@@ -253,6 +249,14 @@ class ImageRun:
                     continue
             ready_for_model.append(prepared)
             hashes.append(ready.sha256)
+        # JPEGs left for the device are decoded now, in batches (model_input.finish)
+        undecodable = self.model.finish(ready_for_model)
+        for index, reason in undecodable.items():
+            failed[hashes[index]] = reason
+        if undecodable:
+            keep = [i for i in range(len(hashes)) if i not in undecodable]
+            ready_for_model = [ready_for_model[i] for i in keep]
+            hashes = [hashes[i] for i in keep]
         if not ready_for_model:
             return {}, failed, set()
         self.wait_for_model()
@@ -284,20 +288,6 @@ class ImageRun:
             self.log.say(f"pruned {self.stored[record_id].metadata.get('abs_path', record_id)}")
 
 
-def prepare_for_model(
-    path: Path, preprocess: Preprocess, min_side: int, known_hashes: AbstractSet[str]
-) -> PreparedImage:
-    """Read, hash, decode and preprocess one file; any failure is an ImageDecodeError."""
-    try:
-        return prepare_image_file(
-            path, preprocess=preprocess, min_side=min_side, known_hashes=known_hashes
-        )
-    except ImageDecodeError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - one odd file must not end the ingest
-        raise ImageDecodeError(f"cannot prepare image ({type(exc).__name__}: {exc})") from exc
-
-
 def ingest_images(
     store: VectorStore,
     embedder: ImageEmbedder,
@@ -308,7 +298,8 @@ def ingest_images(
     """Ingest the image files of ``source`` as ``options`` say; returns what happened.
 
     ``options.workers``: decode threads (None: one per CPU, at most 8, or 32 for a
-    model on a GPU; 0: decode in this thread). ``options.dry_run``: read, decode and
+    model on a GPU; 0: decode in this thread). ``options.gpu_decode``: JPEGs decoded
+    in batches on the model's CUDA GPU (``model_input``). ``options.dry_run``: read, decode and
     embed as a real run would (finding bad files and model problems), write nothing.
     """
     progress = progress or Progress(enabled=False)

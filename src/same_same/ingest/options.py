@@ -8,6 +8,9 @@ from ..config import DEFAULT_NAMESPACE
 from ..errors import InvalidInputError
 from .ray_options import RayOptions
 
+GPU_DECODE_AUTO, GPU_DECODE_ON, GPU_DECODE_OFF = "auto", "on", "off"
+GPU_DECODE_CHOICES = (GPU_DECODE_AUTO, GPU_DECODE_ON, GPU_DECODE_OFF)
+
 
 @dataclass(frozen=True)
 class IngestOptions:
@@ -19,7 +22,9 @@ class IngestOptions:
     ``dry_run``: read and embed as a real run would, write nothing. ``verbose``: one
     line per item. ``workers``: image decode threads (None: one per core, capped for
     the device; 0: decode in the calling thread). ``ray``: embed on a Ray cluster
-    (``--ray``; None: in this process).
+    (``--ray``; None: in this process). ``gpu_decode``: where JPEGs are decoded
+    (``--gpu-decode``): ``auto`` on the model's CUDA GPU, never on a CPU; ``on`` with
+    torchvision on the model's GPU, or on the CPU; ``off`` always with PIL.
     """
 
     namespace: str = DEFAULT_NAMESPACE
@@ -30,6 +35,7 @@ class IngestOptions:
     verbose: bool = False
     workers: int | None = None
     ray: RayOptions | None = None
+    gpu_decode: str = GPU_DECODE_AUTO
 
     def __post_init__(self) -> None:
         if not isinstance(self.namespace, str) or not self.namespace.strip():
@@ -40,6 +46,10 @@ class IngestOptions:
             raise InvalidInputError("--sample must be at least 1")
         if self.workers is not None and not _is_count(self.workers, 0):
             raise InvalidInputError("--workers must be 0 (decode in the main thread) or more")
+        if self.gpu_decode not in GPU_DECODE_CHOICES:
+            raise InvalidInputError(
+                f"unknown --gpu-decode {self.gpu_decode!r}; known: {', '.join(GPU_DECODE_CHOICES)}"
+            )
 
 
 def _is_count(value: object, least: int) -> bool:

@@ -21,7 +21,7 @@ from ..errors import SpaceMismatchError, UnsupportedModalityError
 from ..imaging import ImageDecodeError
 from ..imaging.prepare import Preprocess
 from ..records import EmbeddingSpace
-from .images import prepare_for_model
+from .model_input import prepare_for_model
 from .ray_options import EmbedderRecipe
 
 Batch = dict[str, np.ndarray]

@@ -121,8 +121,11 @@ def _resize(
 
 
 def _shortest_edge_size(image: Image.Image, short_target: int) -> tuple[int, int]:
+    return shortest_edge_size(image.height, image.width, short_target)
+
+
+def shortest_edge_size(h: int, w: int, short_target: int) -> tuple[int, int]:
     """torchvision's ``Resize(int)``: shortest edge to ``short_target``, long edge truncated."""
-    h, w = image.height, image.width
     short, long = (w, h) if w <= h else (h, w)
     new_short, new_long = short_target, int(short_target * long / short)
     return (new_long, new_short) if w <= h else (new_short, new_long)
@@ -131,8 +134,11 @@ def _shortest_edge_size(image: Image.Image, short_target: int) -> tuple[int, int
 def _keep_ratio_size(
     image: Image.Image, target_h: int, target_w: int, longest: bool
 ) -> tuple[int, int]:
+    return keep_ratio_size(image.height, image.width, target_h, target_w, longest)
+
+
+def keep_ratio_size(h: int, w: int, target_h: int, target_w: int, longest: bool) -> tuple[int, int]:
     """open_clip's ``ResizeKeepRatio.get_params`` without the random parts."""
-    h, w = image.height, image.width
     ratio_h, ratio_w = h / target_h, w / target_w
     ratio = max(ratio_h, ratio_w) if longest else min(ratio_h, ratio_w)
     return (round(h / ratio), round(w / ratio))
