@@ -339,6 +339,7 @@ def test_image_records_of_schema_2_are_taken_as_the_ingest_s(tmp_path: Path) -> 
         )
     with sqlite3.connect(data_dir / "same-same.db") as conn:  # as version 2 wrote it
         conn.execute("ALTER TABLE records DROP COLUMN from_image_ingest")
+        conn.execute("ALTER TABLE namespaces DROP COLUMN writers")
         conn.execute("PRAGMA user_version = 2")
     with open_store(data_dir) as store:
         marks = {record.id: record.from_image_ingest for record in store.list_records("pics")}

@@ -130,6 +130,34 @@ def test_a_namespace_refuses_another_space(store: VectorStore, other: EmbeddingS
     assert store.get_namespace("photos").space == SPACE
 
 
+def test_a_namespace_records_its_writers_and_keeps_one_precision(
+    store: VectorStore, rng: np.random.Generator
+) -> None:
+    store.ensure_namespace("photos", SPACE)
+    assert store.get_namespace("photos").writers == ()
+    store.upsert("photos", random_records(rng, 2, "a"))  # raw vectors: no writer named
+    assert store.get_namespace("photos").writers == ()
+    store.upsert("photos", random_records(rng, 2, "b"), writer="onnx")
+    store.upsert("photos", random_records(rng, 2, "c"), writer="torch")  # fp32 too: both kept
+    assert store.get_namespace("photos").writers == ("onnx", "torch")
+    with pytest.raises(SpaceMismatchError) as caught:
+        store.upsert("photos", random_records(rng, 2, "d"), writer="onnx-int8")
+    message = str(caught.value)
+    assert "'photos' holds fp32 vectors (written by onnx, torch)" in message
+    assert "backend onnx-int8 writes int8 ones" in message
+    assert caught.value.hint and "--backend auto" in caught.value.hint
+    info = store.get_namespace("photos")
+    assert (info.count, info.writers) == (6, ("onnx", "torch"))  # nothing of it stored
+    assert [ns.writers for ns in store.list_namespaces()] == [("onnx", "torch")]
+    assert info.to_dict()["writers"] == ["onnx", "torch"]
+
+    store.ensure_namespace("quantized", SPACE)
+    store.upsert("quantized", random_records(rng, 1), writer="onnx-int8")
+    with pytest.raises(SpaceMismatchError, match="holds int8 vectors"):
+        store.upsert("quantized", random_records(rng, 1), writer="torch")
+    assert store.get_namespace("quantized").writers == ("onnx-int8",)
+
+
 def test_unknown_namespaces_raise(store: VectorStore, rng: np.random.Generator) -> None:
     with pytest.raises(NamespaceNotFoundError):
         store.get_namespace("nope")

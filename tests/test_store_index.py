@@ -36,7 +36,7 @@ from same_same.storage.index_settings import (
     auto_expansion_search,
 )
 from same_same.storage.sqlite import SQLiteStore
-from same_same.storage.sqlite_schema import SCHEMA
+from same_same.storage.sqlite_schema import SCHEMA, SCHEMA_VERSION
 from server_fixtures import fetch_json, running_app_server
 from store_fixtures import CLUSTERED_DIM as DIM
 from store_fixtures import CLUSTERED_SPACE as SPACE
@@ -474,8 +474,9 @@ def test_schema_version_1_gains_the_rowid_column(tmp_path: Path) -> None:
         SCHEMA.replace(",\n    record_rowid INTEGER", "")
         .replace("CREATE INDEX records_by_metadata ON records (namespace, metadata);", "")
         .replace("    from_image_ingest INTEGER NOT NULL DEFAULT 0,\n", "")
+        .replace(",\n    writers TEXT NOT NULL DEFAULT '[]'", "")
     )
-    assert "from_image_ingest" not in version_1
+    assert "from_image_ingest" not in version_1 and "writers" not in version_1
     conn.executescript(version_1 + "PRAGMA user_version = 1;")
     conn.close()
     with SQLiteStore(tmp_path, SETTINGS) as store:
@@ -484,7 +485,7 @@ def test_schema_version_1_gains_the_rowid_column(tmp_path: Path) -> None:
         store.upsert("ns", [Record("a", np.ones(DIM))])
         assert store.delete("ns", ["a"]) == 1
     conn = sqlite3.connect(tmp_path / "same-same.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert conn.execute("SELECT id, record_rowid FROM deletions").fetchall() == [("a", 1)]
     indexes = {row[1] for row in conn.execute("PRAGMA index_list(records)")}
     assert "records_by_metadata" in indexes

@@ -21,6 +21,7 @@ from same_same.errors import InvalidInputError, NamespaceNotFoundError, StoreErr
 from same_same.records import Record
 from same_same.storage import open_store, sqlite_transactions
 from same_same.storage.sqlite import SQLiteStore
+from same_same.storage.sqlite_schema import SCHEMA_VERSION
 from store_fixtures import DIM, SPACE, random_records
 
 
@@ -276,6 +277,25 @@ def test_a_data_dir_that_is_a_file_is_a_store_error(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(StoreError, match="data directory"):
         SQLiteStore(tmp_path / "file")
+
+
+def test_a_schema_3_store_gains_the_namespace_writers(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path) as store:
+        store.ensure_namespace("old", SPACE)
+        store.upsert("old", random_records(np.random.default_rng(3), 2))
+    with sqlite3.connect(tmp_path / "same-same.db") as conn:  # as version 3 wrote it
+        conn.execute("ALTER TABLE namespaces DROP COLUMN writers")
+        conn.execute("PRAGMA user_version = 3")
+    conn.close()
+    with SQLiteStore(tmp_path) as store:
+        assert store.get_namespace("old").writers == ()  # what wrote it is not known
+        store.upsert("old", random_records(np.random.default_rng(4), 1), writer="onnx-int8")
+        assert store.get_namespace("old").writers == ("onnx-int8",)
+        assert store.count("old") == 3
+    conn = sqlite3.connect(tmp_path / "same-same.db")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn.execute("SELECT writers FROM namespaces").fetchall() == [('["onnx-int8"]',)]
+    conn.close()
 
 
 def test_a_store_from_a_newer_version_is_refused(tmp_path: Path) -> None:

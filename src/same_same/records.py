@@ -103,9 +103,21 @@ class Match:
 
 @dataclass(frozen=True)
 class NamespaceInfo:
+    """A namespace: its space, its size and the backends that wrote its vectors.
+
+    ``writers``: sorted names of what embedded the stored vectors (clip: ``torch``,
+    ``onnx``, ``onnx-int8``); empty when nothing said (raw vectors, older versions).
+    """
+
     name: str
     space: EmbeddingSpace
     count: int
+    writers: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "count": self.count, "space": self.space.to_dict()}
+        return {
+            "name": self.name,
+            "count": self.count,
+            "space": self.space.to_dict(),
+            "writers": list(self.writers),
+        }

@@ -60,12 +60,17 @@ class VectorStore(ABC):
     # -- records ------------------------------------------------------------
 
     @abstractmethod
-    def upsert(self, namespace: str, records: Sequence[Record]) -> int:
+    def upsert(self, namespace: str, records: Sequence[Record], writer: str | None = None) -> int:
         """Insert or replace records, atomically (all or none). Returns how many.
 
         The namespace must exist. Vectors must have the namespace's dimension and be
         finite (InvalidInputError otherwise). Vectors are stored as given (callers
         normalise); search uses cosine similarity.
+
+        ``writer``: the backend that embedded the vectors (``Embedder.writer``), added
+        to ``NamespaceInfo.writers`` with the records; SpaceMismatchError when it would
+        mix fp32 and int8 vectors in the namespace (see ``storage.writers``). None
+        records nothing (raw vectors).
         """
 
     @abstractmethod

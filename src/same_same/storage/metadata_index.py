@@ -134,8 +134,9 @@ class MetadataIndex:
         """``ordered``: each piece is sorted (the rowids of one value)."""
         if not pieces:
             return np.empty(0, dtype=np.int64)
-        if len(pieces) == 1 and ordered:
-            return pieces[0]
+        if ordered and _ascending(pieces):
+            # one value, or values of segments written one after another
+            return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
         total = sum(len(piece) for piece in pieces)
         if total * _SORT_SHARE < len(self._owner):
             # pieces are disjoint (a record lives in one segment, a value once in it)
@@ -226,6 +227,11 @@ def _equal_any(postings: ValuePostings, expected: tuple[Any, ...]) -> list[np.nd
             seen.add((kind, value))
             pieces.append(postings.equal(value))
     return pieces
+
+
+def _ascending(pieces: list[np.ndarray]) -> bool:
+    """Whether sorted pieces follow each other: their concatenation is sorted."""
+    return all(before[-1] < after[0] for before, after in zip(pieces, pieces[1:], strict=False))
 
 
 def _inexact_number(value: Any) -> bool:

@@ -71,6 +71,7 @@ from .sqlite_rows import (
     select_namespaces,
     select_record,
     select_record_page,
+    update_namespace_writers,
     upsert_records,
 )
 from .sqlite_schema import DB_FILENAME, ensure_schema, is_read_only
@@ -84,6 +85,7 @@ from .sqlite_search import (
     select_filtered_rowids,
 )
 from .sqlite_transactions import SQLiteConnections, log_deletions, mark_changed, next_seq
+from .writers import add_writer, check_writer
 
 
 class SQLiteStore(VectorStore):
@@ -171,7 +173,7 @@ class SQLiteStore(VectorStore):
 
     # -- records ------------------------------------------------------------
 
-    def upsert(self, namespace: str, records: Sequence[Record]) -> int:
+    def upsert(self, namespace: str, records: Sequence[Record], writer: str | None = None) -> int:
         records = list(records)
         if records:
             self._check_writable()
@@ -185,6 +187,9 @@ class SQLiteStore(VectorStore):
                 if info is None:
                     raise namespace_not_found(namespace)
                 rows = [encode_record(record, info.space.dim) for record in records]
+                if writer and writer not in info.writers:
+                    check_writer(namespace, info.writers, writer)
+                    update_namespace_writers(conn, namespace, add_writer(info.writers, writer))
                 seq = next_seq(conn)
                 upsert_records(conn, namespace, rows, seq)
                 mark_changed(conn, namespace, seq)

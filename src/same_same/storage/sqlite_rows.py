@@ -23,7 +23,7 @@ CHUNK_IDS = 10_000
 """Ids per query when looking many up at once, and rows per page of a scan."""
 
 _RECORD_COLUMNS = "id, text, metadata, content_hash, from_image_ingest"
-_NAMESPACE_COLUMNS = "name, embedder, model, pretrained, dim, record_count"
+_NAMESPACE_COLUMNS = "name, embedder, model, pretrained, dim, record_count, writers"
 _UPSERT_SQL = """
 INSERT INTO records (namespace, id, vector, text, metadata, content_hash, from_image_ingest, seq)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -62,6 +62,10 @@ def insert_namespace(conn: sqlite3.Connection, name: str, space: EmbeddingSpace,
     )
 
 
+def update_namespace_writers(conn: sqlite3.Connection, name: str, writers: tuple[str, ...]) -> None:
+    conn.execute("UPDATE namespaces SET writers = ? WHERE name = ?", (json.dumps(writers), name))
+
+
 def delete_namespace_rows(conn: sqlite3.Connection, name: str) -> None:
     """The namespace, its records and its deletion log rows."""
     conn.execute("DELETE FROM records WHERE namespace = ?", (name,))
@@ -76,8 +80,9 @@ def count_all_records(conn: sqlite3.Connection) -> int:
 
 
 def _namespace_info(row: tuple[Any, ...]) -> NamespaceInfo:
-    name, embedder, model, pretrained, dim, count = row
-    return NamespaceInfo(name, EmbeddingSpace(embedder, model, pretrained, dim), count)
+    name, embedder, model, pretrained, dim, count, writers = row
+    space = EmbeddingSpace(embedder, model, pretrained, dim)
+    return NamespaceInfo(name, space, count, tuple(json.loads(writers)))
 
 
 # -- records ----------------------------------------------------------------

@@ -16,7 +16,9 @@ Change tracking, so a server sees what an ingest process commits:
 Versions: 2 added ``deletions.record_rowid`` and ``records_by_metadata``; a
 version-1 file is upgraded in place when opened (its older log rows have no
 rowid, which readers of the log treat like rows past the horizon). 3 added
-``records.from_image_ingest`` (``Record.from_image_ingest``).
+``records.from_image_ingest`` (``Record.from_image_ingest``). 4 added
+``namespaces.writers``, the JSON list of the backends that wrote a namespace's
+vectors (``NamespaceInfo.writers``; older namespaces start with none).
 
 ``record_count`` is kept by triggers, in the same statement as the change, so
 counting never scans the records.
@@ -32,7 +34,7 @@ from pathlib import Path
 from ..errors import ReadOnlyStoreError, StoreError
 
 DB_FILENAME = "same-same.db"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another process's transaction before giving up."""
 
@@ -51,7 +53,8 @@ CREATE TABLE namespaces (
     dim INTEGER NOT NULL CHECK (dim > 0),
     created_seq INTEGER NOT NULL,
     changed_seq INTEGER NOT NULL,
-    record_count INTEGER NOT NULL DEFAULT 0
+    record_count INTEGER NOT NULL DEFAULT 0,
+    writers TEXT NOT NULL DEFAULT '[]'
 );
 
 CREATE TABLE records (
@@ -194,6 +197,8 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "UPDATE records SET from_image_ingest = 1 WHERE text IS NULL"
         " AND content_hash IS NOT NULL AND json_extract(metadata, '$.type') = 'image'",
     ),
+    # What wrote a namespace before version 4 is not known: its list starts empty.
+    3: ("ALTER TABLE namespaces ADD COLUMN writers TEXT NOT NULL DEFAULT '[]'",),
 }
 """Version -> the statements that bring a file of that version to the next one."""
 

@@ -1,5 +1,8 @@
 """The namespace catalog: which namespaces exist, their embedding space and collection.
 
+A namespace's row keeps its space as JSON, with the names of the backends that
+wrote its vectors under ``writers`` beside the space's fields.
+
 Every read of the catalog asks Milvus (at the store's consistency level), so a
 namespace another process creates or deletes is seen at once. ``remembered``
 entries let a search start before the catalog answers; the search then checks the
@@ -38,6 +41,7 @@ class Entry:
     name: str
     space: EmbeddingSpace
     collection: str
+    writers: tuple[str, ...] = ()
 
 
 class Catalog:
@@ -92,7 +96,7 @@ class Catalog:
             KEY: entry.uid,
             "scope": self._location.scope,
             "name": entry.name,
-            "space": json.dumps(entry.space.to_dict()),
+            "space": json.dumps({**entry.space.to_dict(), "writers": list(entry.writers)}),
             "collection": entry.collection,
             VECTOR: PLACEHOLDER,
         }
@@ -147,11 +151,14 @@ def load(client: Any, name: str, index: Any, location: MilvusLocation) -> None:
 
 
 def _entry(row: dict[str, Any]) -> Entry:
+    space = json.loads(row["space"])
+    writers = tuple(space.pop("writers", ()))  # rows of older versions have none
     return Entry(
         uid=row[KEY],
         name=row["name"],
-        space=EmbeddingSpace(**json.loads(row["space"])),
+        space=EmbeddingSpace(**space),
         collection=row["collection"],
+        writers=writers,
     )
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ from ..checks import (
     check_space,
 )
 from ..index_settings import IndexSettings
+from ..writers import add_writer, check_writer
 from . import reads
 from .catalog import Catalog, Entry, create_collection, load
 from .client import connect, import_pymilvus, translate_errors
@@ -112,7 +114,7 @@ class MilvusStore(VectorStore):
                 return None
             if seen is None or seen[name] != entry or count is None:
                 count = self._count(entry)
-            return NamespaceInfo(name=entry.name, space=entry.space, count=count)
+            return NamespaceInfo(entry.name, entry.space, count, entry.writers)
 
     def list_namespaces(self) -> list[NamespaceInfo]:
         with self._errors():
@@ -129,7 +131,7 @@ class MilvusStore(VectorStore):
 
     # -- records ------------------------------------------------------------
 
-    def upsert(self, namespace: str, records: Sequence[Record]) -> int:
+    def upsert(self, namespace: str, records: Sequence[Record], writer: str | None = None) -> int:
         records = list(records)
         with self._errors():
             entry = self._entry(namespace)
@@ -138,6 +140,10 @@ class MilvusStore(VectorStore):
                 row = record_row(record, entry.uid, entry.space.dim)
                 rows.pop(row[KEY], None)
                 rows[row[KEY]] = row
+            if rows and writer and writer not in entry.writers:
+                # before the rows: the namespace never holds vectors of an unnamed writer
+                check_writer(namespace, entry.writers, writer)
+                self._catalog.add(replace(entry, writers=add_writer(entry.writers, writer)))
             if rows:
                 self._client.upsert(
                     self._collection(entry), list(rows.values()), timeout=self.location.timeout
@@ -335,7 +341,7 @@ class MilvusStore(VectorStore):
         return name
 
     def _info(self, entry: Entry) -> NamespaceInfo:
-        return NamespaceInfo(name=entry.name, space=entry.space, count=self._count(entry))
+        return NamespaceInfo(entry.name, entry.space, self._count(entry), entry.writers)
 
     def _count(self, entry: Entry) -> int:
         return reads.count(
