@@ -3,9 +3,12 @@ hold the heavier ones; import them where needed."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +61,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 # Nothing in the tests may reach a model hub; fail at once instead of retrying.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# Exported ONNX models and --backend auto's checks are kept in one folder for the whole
+# session instead of in each test's fresh data directory: with auto the default, every
+# CLIP ingest into a new data directory would export the tiny model and check it again.
+# Tests about the data directory's own ``onnx`` folder unset it (monkeypatch.delenv).
+ONNX_DIR_ENV = "SAME_SAME_ONNX_DIR"
+_SESSION_ONNX_DIR = tempfile.mkdtemp(prefix="same-same-tests-onnx-")
+os.environ.setdefault(ONNX_DIR_ENV, _SESSION_ONNX_DIR)
+atexit.register(shutil.rmtree, _SESSION_ONNX_DIR, True)
 
 
 @pytest.fixture

@@ -133,8 +133,8 @@ def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
 @click.option(
     "--backend",
     default=None,
-    help="clip: inference backend: torch (default), onnx or onnx-int8 "
-    "[env SAME_SAME_CLIP_BACKEND].",
+    help="clip: inference backend: auto (default: the fastest that agrees with torch, "
+    "checked once per model), torch, onnx or onnx-int8 [env SAME_SAME_CLIP_BACKEND].",
 )
 @click.option(
     "--workers",

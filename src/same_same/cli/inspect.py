@@ -38,7 +38,8 @@ def namespaces_command(
         return
     width = max(len(info.name) for info in infos)
     for info in infos:
-        click.echo(f"{info.name:<{width}}  {info.count:>8}  {info.space.describe()}")
+        writers = f"  written by {', '.join(info.writers)}" if info.writers else ""
+        click.echo(f"{info.name:<{width}}  {info.count:>8}  {info.space.describe()}{writers}")
 
 
 @namespaces_command.command("delete")

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..limits import TOKENIZER_PREFIX_CHARS
-from ..records import EmbeddingSpace
+from ..records import EmbeddingSpace, NamespaceInfo
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -89,6 +89,18 @@ class Embedder(Protocol):
         """Items per forward pass (and per committed batch of an ingest)."""
         ...
 
+    @property
+    def writer(self) -> str | None:
+        """What a namespace records as having written the vectors stored from this
+        embedder: its inference backend (clip: ``torch``, ``onnx``, ``onnx-int8``), or
+        None for embedders with one way of running."""
+        ...
+
+    def follow_namespace(self, info: NamespaceInfo) -> None:
+        """Before storing into ``info``: keep to the precision its writers used (clip's
+        ``auto`` picks a backend of that class), or refuse (SpaceMismatchError)."""
+        ...
+
     def load(self) -> None:
         """Load the weights now, so a missing model fails before anything is written."""
         ...
@@ -150,6 +162,13 @@ class EmbedderBase(ABC):
     @property
     def batch_size(self) -> int:
         return DEFAULT_BATCH_SIZE
+
+    @property
+    def writer(self) -> str | None:
+        return None
+
+    def follow_namespace(self, info: NamespaceInfo) -> None:  # noqa: B027 - one backend
+        """Nothing to follow: an embedder with one backend writes one kind of vector."""
 
     def load(self) -> None:  # noqa: B027 - nothing to load for model-free embedders
         """Nothing to load."""

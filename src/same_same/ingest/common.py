@@ -23,13 +23,16 @@ class NamespaceTarget:
     front all the same: a mismatch is refused before any work is done.
     """
 
-    def __init__(self, store: VectorStore, name: str, space: EmbeddingSpace) -> None:
+    def __init__(self, store: VectorStore, name: str, embedder: Embedder) -> None:
         self.store = store
         self.name = name
-        self.space = space
+        self.embedder = embedder
+        self.space: EmbeddingSpace = embedder.space
         self.info: NamespaceInfo | None = store.find_namespace(name)
         if self.info is not None:
-            check_namespace_space(name, self.info.space, space)
+            check_namespace_space(name, self.info.space, self.space)
+            # an int8 namespace takes int8 vectors only, an fp32 one fp32 (storage.writers)
+            embedder.follow_namespace(self.info)
         else:  # refused before any work, not at the first commit
             check_namespace_name(name)
 
@@ -41,6 +44,11 @@ class NamespaceTarget:
         """Create the namespace (once) before the first upsert."""
         if self.info is None:
             self.info = self.store.ensure_namespace(self.name, self.space)
+
+    @property
+    def writer(self) -> str | None:
+        """What the namespace records as the writer of the vectors this ingest stores."""
+        return self.embedder.writer
 
 
 class ItemLog:

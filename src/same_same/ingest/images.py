@@ -102,7 +102,7 @@ class ImageRun:
     ) -> RunT:
         """A run of ``source`` into ``options.namespace``, with what the store holds there."""
         report = IngestReport(source.describe(), options.namespace, options.dry_run, unit="images")
-        target = NamespaceTarget(store, options.namespace, embedder.space)
+        target = NamespaceTarget(store, options.namespace, embedder)
         stored = load_stored(store, options.namespace) if target.exists else {}
         return cls(
             target,
@@ -204,7 +204,7 @@ class ImageRun:
         moved = self.moved_away(records)
         if records and not self.options.dry_run:
             self.target.ensure()
-            store.upsert(namespace, records)
+            store.upsert(namespace, records, self.target.writer)
             if moved:  # after the upsert: a kill in between leaves the old one for next time
                 store.delete(namespace, moved)
         if records:

@@ -53,7 +53,7 @@ def ingest_texts(
     progress = progress or Progress(enabled=False)
     report = IngestReport(source.describe(), options.namespace, dry_run=options.dry_run)
     started = time.monotonic()
-    target = NamespaceTarget(store, options.namespace, embedder.space)
+    target = NamespaceTarget(store, options.namespace, embedder)
     log = ItemLog(report, progress, options.verbose)
 
     items: Iterable[SourceItem] = _good_items(source.items(), log)
@@ -127,7 +127,7 @@ def _ingest_batch(
             records.append(Record(record_id, vector, text, meta, hashes[record_id]))
     if records and not dry_run:
         target.ensure()
-        records = _upsert_accepted(store, namespace, records, prepared, log)
+        records = _upsert_accepted(target, records, prepared, log)
     report.stored += len(records)
     for record in records:
         log.say(f"stored {record.id}")
@@ -135,8 +135,7 @@ def _ingest_batch(
 
 
 def _upsert_accepted(
-    store: VectorStore,
-    namespace: str,
+    target: NamespaceTarget,
     records: list[Record],
     prepared: dict[str, tuple[str, dict[str, Any], str]],
     log: ItemLog,
@@ -144,8 +143,9 @@ def _upsert_accepted(
     """Commit ``records`` as one batch; when the store refuses the batch for a record it
     cannot hold (a store's own limit, e.g. Milvus's 64 KB of text), commit them one by one
     and skip the refused ones with the store's reason. Returns what was stored."""
+    store, namespace, writer = target.store, target.name, target.writer
     try:
-        store.upsert(namespace, records)
+        store.upsert(namespace, records, writer)
         return records
     except InvalidInputError as exc:
         if len(records) == 1:
@@ -154,10 +154,9 @@ def _upsert_accepted(
     accepted = []
     for record in records:
         try:
-            store.upsert(namespace, [record])
+            store.upsert(namespace, [record], writer)
         except InvalidInputError as exc:
             log.skip(prepared[record.id][2], exc.message)
             continue
         accepted.append(record)
     return accepted
-

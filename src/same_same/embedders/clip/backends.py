@@ -1,10 +1,12 @@
-"""CLIP inference backends by name: ``torch``, ``onnx``, ``onnx-int8``.
+"""CLIP inference backends by name: ``auto`` (the default), ``torch``, ``onnx``, ``onnx-int8``.
 
 Every backend runs the same model with the same weights, so the vectors land in
 the same space (the namespace's identity does not mention the backend): a
-collection ingested with ``onnx-int8`` can be searched with ``torch`` and the other
-way round. A new backend is one loader plus one ``register_clip_backend`` line.
-Loaders import their heavy dependencies late.
+collection ingested with ``onnx`` can be searched with ``torch`` and the other way
+round. Precision is another matter: a namespace keeps fp32 (torch, onnx) or int8
+(onnx-int8) vectors, not both (``storage.writers``). ``auto`` resolves to one of the
+others per model and machine (``auto_backend``). A new backend is one loader plus
+one ``register_clip_backend`` line. Loaders import their heavy dependencies late.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from ...errors import UnknownNameError
 from .names import ModelChoice
 from .runner import BackendSettings, CLIPBackend
 
-DEFAULT_BACKEND = "torch"
+DEFAULT_BACKEND = "auto"
 BACKEND_ENV = "SAME_SAME_CLIP_BACKEND"
 CPU_BATCH_SIZE = 16
 """On a CPU, larger batches are no faster (docs/performance-notes.md has the figures)
@@ -40,7 +42,7 @@ def list_clip_backends() -> list[str]:
 
 
 def check_backend_name(name: str | None) -> str:
-    """The backend to use for ``name`` (None: ``$SAME_SAME_CLIP_BACKEND``, else torch)."""
+    """The backend to use for ``name`` (None: ``$SAME_SAME_CLIP_BACKEND``, else auto)."""
     chosen = (name or os.environ.get(BACKEND_ENV) or DEFAULT_BACKEND).strip().lower()
     if chosen not in _LOADERS:
         raise UnknownNameError("CLIP backend", chosen, list(_LOADERS))
@@ -59,13 +61,24 @@ def default_batch_size(device: str) -> int:
 
 def backend_device(name: str, requested: str) -> str:
     """The device backend ``name`` runs on for ``--device requested``; loads no model."""
-    if check_backend_name(name) == "torch":
+    name = check_backend_name(name)
+    if name == "auto":
+        from .auto_backend import auto_device
+
+        return auto_device(requested)
+    if name == "torch":
         from .device import resolve_device
 
         return resolve_device(requested)
     from .onnx_backend import choose_onnx_device
 
     return choose_onnx_device(requested)
+
+
+def _load_auto(choice: ModelChoice, settings: BackendSettings) -> CLIPBackend:
+    from .auto_backend import resolve_auto_backend
+
+    return load_clip_backend(resolve_auto_backend(choice, settings).backend, choice, settings)
 
 
 def _load_torch(choice: ModelChoice, settings: BackendSettings) -> CLIPBackend:
@@ -87,6 +100,7 @@ def _load_onnx_int8(choice: ModelChoice, settings: BackendSettings) -> CLIPBacke
     return load_onnx_clip(choice, settings, precision="int8")
 
 
+register_clip_backend("auto", _load_auto)
 register_clip_backend("torch", _load_torch)
 register_clip_backend("onnx", _load_onnx)
 register_clip_backend("onnx-int8", _load_onnx_int8)

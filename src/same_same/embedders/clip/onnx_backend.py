@@ -241,16 +241,18 @@ def ensure_exported(choice: ModelChoice, cache_dir: Path, precision: str) -> dic
     fp32 = {tower: onnx_file(choice, cache_dir, "fp32", tower) for tower in TOWERS}
     to_export = [tower for tower in missing if not fp32[tower].is_file()]
     started = time.monotonic()
+    what = "to ONNX" if to_export else "to int8"
+    _say(f"exporting CLIP model {choice.describe()} {what} once, into {cache_dir}")
     if to_export:
-        _say(f"exporting CLIP model {choice.describe()} to ONNX once, into {cache_dir}")
         _export_towers(choice, {tower: fp32[tower] for tower in to_export})
     if precision == "int8":
         from .onnx_export import quantize_to_int8
 
         for tower in missing:
+            step = time.monotonic()
             quantize_to_int8(fp32[tower], files[tower])
-    if to_export:
-        _say(f"exported in {time.monotonic() - started:.0f} s")
+            _say(f"  {tower} tower quantized to int8 in {time.monotonic() - step:.1f} s")
+    _say(f"exported in {time.monotonic() - started:.1f} s")
     return files
 
 
@@ -258,11 +260,16 @@ def _export_towers(choice: ModelChoice, paths: dict[str, Path]) -> None:
     from .onnx_export import export_image_tower, export_text_tower, swap_attention
     from .torch_backend import build_torch_clip
 
+    step = time.monotonic()
     model = swap_attention(build_torch_clip(choice, "cpu").model)
-    if "image" in paths:
-        export_image_tower(model, choice.preprocess.shape, paths["image"])
-    if "text" in paths:
-        export_text_tower(model, paths["text"])
+    _say(f"  model loaded in {time.monotonic() - step:.1f} s")
+    for tower, path in paths.items():
+        step = time.monotonic()
+        if tower == "image":
+            export_image_tower(model, choice.preprocess.shape, path)
+        else:
+            export_text_tower(model, path)
+        _say(f"  {tower} tower exported in {time.monotonic() - step:.1f} s")
 
 
 def choose_onnx_device(requested: str) -> str:

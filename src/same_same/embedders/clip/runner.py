@@ -6,6 +6,7 @@ backend module imports only this and the registry imports the backends late.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,9 @@ import numpy as np
 from .preprocess import PreprocessConfig
 
 ONNX_FOLDER = "onnx"
-"""Exported models, and remembered model resolutions, live in DATA_DIR/onnx."""
+"""Exported models, auto's checks and remembered model resolutions live in DATA_DIR/onnx."""
+ONNX_DIR_ENV = "SAME_SAME_ONNX_DIR"
+"""Another folder for them, e.g. one shared by several data directories (the tests use one)."""
 
 
 @dataclass(frozen=True)
@@ -24,7 +27,7 @@ class BackendSettings:
     """What a loader needs besides the model: where to run it and where to keep files.
 
     ``data_dir``: the store's data directory; exported models go to its ``onnx``
-    folder (None: the default data directory).
+    folder (None: the default data directory), or to ``$SAME_SAME_ONNX_DIR`` when set.
     """
 
     device: str = "auto"
@@ -33,6 +36,9 @@ class BackendSettings:
 
     @property
     def onnx_dir(self) -> Path:
+        shared = os.environ.get(ONNX_DIR_ENV, "").strip()
+        if shared:
+            return Path(shared).expanduser()
         if self.data_dir is not None:
             return Path(self.data_dir) / ONNX_FOLDER
         from ...config import default_data_dir
