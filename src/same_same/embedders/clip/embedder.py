@@ -21,13 +21,15 @@ import numpy as np
 
 from ...errors import InvalidInputError, MissingDependencyError
 from ...normalization import normalized_rows
-from ...records import EmbeddingSpace
+from ...records import EmbeddingSpace, NamespaceInfo
+from ...storage.writers import check_writer, namespace_precision, vector_precision
 from ..base import (
     EmbedderOptions,
     ImageEmbedderBase,
     ImageInput,
     cut_for_tokenizer,
 )
+from .auto_backend import AUTO, resolve_auto_backend
 from .backends import backend_device, check_backend_name, default_batch_size, load_clip_backend
 from .batch_fitting import cuda_batch_size
 from .device import check_device_name
@@ -55,11 +57,12 @@ class CLIPEmbedder(ImageEmbedderBase):
     of that architecture (``openai``), a local checkpoint file, or ``none`` for seeded
     random weights; None means ``openai`` (the bundled weights for the tiny model).
     ``device``: ``auto`` (cuda, then mps, then cpu), ``cpu``, ``cuda``, ``cuda:N``, ``mps``.
-    ``batch_size``: None picks one for the device. ``backend``: ``torch``, ``onnx`` or
-    ``onnx-int8`` (None: ``$SAME_SAME_CLIP_BACKEND``, else torch); all give vectors of
-    the same space. ``data_dir``: the store's data directory, whose ``models`` folder
-    holds local model copies and whose ``onnx`` folder keeps exported models (None:
-    the default data directory).
+    ``batch_size``: None picks one for the device. ``backend``: ``auto``, ``torch``,
+    ``onnx`` or ``onnx-int8`` (None: ``$SAME_SAME_CLIP_BACKEND``, else ``auto``: the
+    fastest installed backend that passes its agreement check with torch, see
+    ``auto_backend``); all give vectors of the same space. ``data_dir``: the store's
+    data directory, whose ``models`` folder holds local model copies and whose ``onnx``
+    folder keeps exported models (None: the default data directory).
     """
 
     name = "clip"
@@ -83,6 +86,8 @@ class CLIPEmbedder(ImageEmbedderBase):
         # The onnx backends never run torch: a cached resolution spares them importing it.
         settings = BackendSettings(data_dir=self.data_dir)
         choices_dir = settings.onnx_dir if self.backend_name != "torch" else None
+        self._precision: str | None = None  # auto: the precision class of the namespace
+        self._resolved: str | None = None if self.backend_name == AUTO else self.backend_name
         self.choice: ModelChoice = resolve_model_choice(
             model, pretrained, choices_dir, data_dir=self.data_dir
         )
@@ -123,7 +128,30 @@ class CLIPEmbedder(ImageEmbedderBase):
         """The device the model runs (or will run) on, e.g. ``cuda`` or ``cpu``."""
         if self._backend is not None:
             return self._backend.device
-        return backend_device(self.backend_name, self.requested_device)
+        return backend_device(self._resolved or self.backend_name, self.requested_device)
+
+    @property
+    def writer(self) -> str:
+        """The concrete backend that embeds (``auto`` resolved), as namespaces record it."""
+        if self._resolved is None:
+            self._resolved = resolve_auto_backend(
+                self.choice, self._settings(), self._precision
+            ).backend
+        return self._resolved
+
+    def follow_namespace(self, info: NamespaceInfo) -> None:
+        """Keep to the precision of what already wrote ``info``: ``auto`` picks a backend
+        of that class; another backend of the other class is refused (SpaceMismatchError)."""
+        precision = namespace_precision(info.writers)
+        if precision is None:
+            return
+        if self.backend_name != AUTO:
+            check_writer(info.name, info.writers, self.backend_name)
+            return
+        self._precision = precision
+        if self._resolved is not None and vector_precision(self._resolved) != precision:
+            self._resolved = None
+            self._backend = None  # loaded for another class: resolve and load again
 
     @property
     def wants_cores_to_itself(self) -> bool:
@@ -219,9 +247,11 @@ class CLIPEmbedder(ImageEmbedderBase):
 
     def _load_backend(self) -> CLIPBackend:
         if self._backend is None:
-            settings = BackendSettings(self.requested_device, self.batch_size, self.data_dir)
-            self._backend = load_clip_backend(self.backend_name, self.choice, settings)
+            self._backend = load_clip_backend(self.writer, self.choice, self._settings())
         return self._backend
+
+    def _settings(self) -> BackendSettings:
+        return BackendSettings(self.requested_device, self.batch_size, self.data_dir)
 
     def __repr__(self) -> str:
         return (
