@@ -67,13 +67,36 @@ def test_names_are_checked_without_torch() -> None:
 
 def test_this_machine_runs_the_model_where_auto_says() -> None:
     pytest.importorskip("torch")
-    from clip_fixtures import shared_tiny_embedder, torch
+    from clip_fixtures import tiny_model_paths, torch
+    from same_same.embedders.clip import CLIPEmbedder
     from same_same.embedders.clip.device import detect_accelerators
+    from same_same.embedders.clip.torch_backend import TorchCLIP
 
     machine = detect_accelerators()
     assert machine.cuda_devices == torch.cuda.device_count()
-    embedder = shared_tiny_embedder()  # built with device="cpu"
+    config, weights = tiny_model_paths()
+    embedder = CLIPEmbedder(str(config), str(weights), device="cpu", backend="torch")
     backend = embedder.backend
+    assert isinstance(backend, TorchCLIP)
     assert backend.device == "cpu"
-    parameter = next(backend.model.parameters())  # type: ignore[attr-defined]
+    parameter = next(backend.model.parameters())
     assert parameter.device.type == "cpu" and parameter.dtype == torch.float32
+
+
+def test_out_of_memory_is_recognised_in_both_forms() -> None:
+    torch = pytest.importorskip("torch")
+    from same_same.embedders.clip.device import is_out_of_memory
+
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2 GiB"))
+    # MPS and some CUDA allocator paths raise a plain RuntimeError
+    assert is_out_of_memory(RuntimeError("MPS backend out of memory (MPS allocated: 1 GB)"))
+    assert not is_out_of_memory(RuntimeError("expected scalar type Half but found Float"))
+    assert not is_out_of_memory(ValueError("out of memory"))
+
+
+def test_a_cuda_tower_of_unknown_shape_keeps_the_fixed_batch_size() -> None:
+    """A ResNet tower has no ViT width: the fallback, and no CUDA call (none here)."""
+    pytest.importorskip("open_clip")
+    from same_same.embedders.clip.batch_fitting import cuda_batch_size
+
+    assert cuda_batch_size("RN50", 224, "cuda", 128) == 128

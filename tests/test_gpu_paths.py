@@ -12,6 +12,7 @@ compared with the PIL path on real photos.
 from __future__ import annotations
 
 import functools
+import json
 from typing import Any
 
 import numpy as np
@@ -454,3 +455,42 @@ def test_an_ingest_with_device_decoding_stores_what_the_pil_path_stores(
         )
         # drafted (PIL) against full-size (device) decoding of the same JPEG
         assert float(other.vector @ record.vector) > 0.99, path
+
+
+def test_the_cli_flag_reaches_the_ingest(tmp_path: Path, cli: Any) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "rocket.jpg").write_bytes(jpeg(photo("rocket.jpg")))
+    (folder / "truncated.jpg").write_bytes(make_truncated_jpeg())
+    config, weights = tiny_model_paths()
+    flags = ["-e", "clip", "--clip-model", str(config), "--clip-pretrain", str(weights)]
+    flags += ["--backend", "torch", "--device", "cpu", "-q", "--json"]
+    done = cli("ingest", f"images:{folder}", *flags, "--gpu-decode", "on")
+    assert done.returncode == 3, done.stderr  # one file skipped
+    report = json.loads(done.stdout)
+    assert report["stored"] == 1 and report["skipped"] == 1
+    assert "truncated (the file ends before the image does)" in done.stderr
+
+    refused = cli("ingest", f"images:{folder}", *flags, "--gpu-decode", "yes")
+    assert refused.returncode == 2
+    assert "'auto', 'on', 'off'" in refused.stderr
+
+
+def test_auto_on_a_machine_with_a_gpu_wires_the_gpu_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--device auto`` resolving to CUDA reaches every choice made from the device.
+    The machine is described as having one GPU (there is none here); nothing runs on it."""
+    import same_same.embedders.clip.device as device_module
+    from same_same.embedders.clip.device import Accelerators
+    from same_same.ingest import scheduling
+    from same_same.ingest.scheduling import takes_turns_with_decoding, workers_for
+
+    monkeypatch.setattr(device_module, "detect_accelerators", lambda: Accelerators(1))
+    config, weights = tiny_model_paths()
+    embedder = CLIPEmbedder(str(config), str(weights), device="auto", backend="torch")
+    assert embedder.device == "cuda"
+    monkeypatch.setattr(scheduling.os, "cpu_count", lambda: 16)  # a GPU machine's cores
+    assert workers_for(embedder, None) == 16  # a CPU model would get 8
+    assert not takes_turns_with_decoding(embedder)
+    decoder = ModelInput.for_embedder(embedder, "auto").device_decoder
+    assert decoder is not None and decoder.device == "cuda"
+    assert ModelInput.for_embedder(embedder, "off").device_decoder is None
