@@ -134,9 +134,11 @@ class MetadataIndex:
         """``ordered``: each piece is sorted (the rowids of one value)."""
         if not pieces:
             return np.empty(0, dtype=np.int64)
-        if ordered and _ascending(pieces):
-            # one value, or values of segments written one after another
-            return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+        if ordered:
+            if _ascending(pieces):  # one value, or segments written one after another
+                return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+            # sorted runs, pairwise disjoint: a stable (merging) sort is about linear
+            return np.sort(np.concatenate(pieces), kind="stable")
         total = sum(len(piece) for piece in pieces)
         if total * _SORT_SHARE < len(self._owner):
             # pieces are disjoint (a record lives in one segment, a value once in it)
