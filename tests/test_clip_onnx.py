@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from clip_fixtures import HELD_OUT_SEED, real_photo_paths, shared_tiny_embedder, tiny_model_paths
-from conftest import run_cli
+from conftest import ONNX_DIR_ENV, run_cli
 from same_same.embedders import EmbedderOptions, create_embedder
 from same_same.embedders.clip import CLIPEmbedder
 from same_same.embedders.clip.backends import (
@@ -52,6 +53,14 @@ TEXTS = [
 ]
 
 
+@pytest.fixture(scope="module", autouse=True)
+def exports_in_the_data_dir() -> Iterator[None]:
+    """These tests look at a data directory's own ``onnx`` folder, not the session's."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv(ONNX_DIR_ENV, raising=False)
+        yield
+
+
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``onnx`` folder of a data directory, where exports are kept."""
@@ -74,10 +83,10 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def test_backends_are_chosen_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(BACKEND_ENV, raising=False)
-    assert list_clip_backends() == ["onnx", "onnx-int8", "torch"]
-    assert check_backend_name(None) == "torch"
+    assert list_clip_backends() == ["auto", "onnx", "onnx-int8", "torch"]
+    assert check_backend_name(None) == "auto"
     assert check_backend_name("ONNX-int8") == "onnx-int8"
-    with pytest.raises(UnknownNameError, match="known: onnx, onnx-int8, torch") as raised:
+    with pytest.raises(UnknownNameError, match="known: auto, onnx, onnx-int8, torch") as raised:
         check_backend_name("tensorrt")
     assert raised.value.known and "tensorrt" in str(raised.value)
 
@@ -105,7 +114,7 @@ def test_unknown_backend_on_the_command_line_is_one_line(tmp_path: Path) -> None
         data_dir=tmp_path / "store",
     )
     assert done.returncode != 0
-    assert "unknown CLIP backend 'tensorrt'; known: onnx, onnx-int8, torch" in done.stderr
+    assert "unknown CLIP backend 'tensorrt'; known: auto, onnx, onnx-int8, torch" in done.stderr
     assert "Traceback" not in done.stderr
 
 
@@ -223,13 +232,13 @@ def test_cli_ingest_with_onnx_gives_the_torch_space(tmp_path: Path) -> None:
     exported = sorted(p.name for p in (store / "onnx").iterdir())
     assert len(exported) == 2 and all("-fp32-" in name for name in exported)
 
-    done = run_cli("ingest", f"images:{tmp_path / 'pics'}", "-n", "torch", *common,
-                   data_dir=store)
+    done = run_cli("ingest", f"images:{tmp_path / 'pics'}", "-n", "torch", "--backend", "torch",
+                   *common, data_dir=store)
     assert done.returncode == 0, done.stderr
     # a namespace written with onnx takes more files embedded with torch: one space
     write_image_folder(tmp_path / "more", 2, HELD_OUT_SEED + 2)
-    done = run_cli("ingest", f"images:{tmp_path / 'more'}", "-n", "onnx", *common,
-                   data_dir=store)
+    done = run_cli("ingest", f"images:{tmp_path / 'more'}", "-n", "onnx", "--backend", "torch",
+                   *common, data_dir=store)
     assert done.returncode == 0, done.stderr
 
     listed = run_cli("namespaces", "--json", data_dir=store)
@@ -237,6 +246,10 @@ def test_cli_ingest_with_onnx_gives_the_torch_space(tmp_path: Path) -> None:
     namespaces = json.loads(listed.stdout)["namespaces"]
     assert {ns["name"] for ns in namespaces} == {"onnx", "torch"}
     assert {ns["name"]: ns["count"] for ns in namespaces} == {"onnx": 14, "torch": 12}
+    # both fp32: the namespace takes both and names them
+    assert {ns["name"]: ns["writers"] for ns in namespaces} == {
+        "onnx": ["onnx", "torch"], "torch": ["torch"]
+    }
     spaces = {json.dumps(ns["space"], sort_keys=True) for ns in namespaces}
     assert len(spaces) == 1
 
