@@ -237,7 +237,8 @@ def bench_milvus(
 
     address = options.milvus
     wait_for_milvus(address, timeout=30)
-    url = f"milvus://{address}/?prefix={MILVUS_PREFIX}&consistency=Bounded"
+    url = f"milvus://{address}/?prefix={MILVUS_PREFIX}"  # Strong: the load reads its writes
+    served = f"{url}&consistency=Bounded"
     space = EmbeddingSpace("external", "bench-clusters", "", DIM)
     collection = data_collection_name(parse_milvus_url(url), space)
     uid = namespace_uid("", NAMESPACE)
@@ -258,10 +259,10 @@ def bench_milvus(
         load_s = time.perf_counter() - began
         bodies = [vector_body(q) for q in queries]
         http_row: dict[str, Any] = {
-            "peer": "milvus-same-same", "size": size, "load_s": load_s, "store": url,
+            "peer": "milvus-same-same", "size": size, "load_s": load_s, "store": served,
             "concurrency": [],
         }  # fmt: skip
-        with serve(data_dir, {**env, "SAME_SAME_STORE": url}) as server:
+        with serve(data_dir, {**env, "SAME_SAME_STORE": served}) as server:
             factory = HTTPSearch(server.port, SEARCH, bodies)
             run_clients(factory, min(20, len(bodies)), 1, 0)  # warm-up
             for concurrency in levels:
