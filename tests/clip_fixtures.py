@@ -27,9 +27,14 @@ HELD_OUT_SEED = 777
 
 
 def tiny_embedder(batch_size: int = 32) -> CLIPEmbedder:
-    """The tiny model through the user's path: ``--clip-model CONFIG.json --clip-pretrain FILE``."""
+    """The tiny model through the user's path: ``--clip-model CONFIG.json --clip-pretrain FILE``.
+
+    The torch backend, pinned: these tests look inside the reference model (``auto``, the
+    default, may pick ONNX; tests of that choice build their own embedder)."""
     config, weights = tiny_model_paths()
-    return CLIPEmbedder(str(config), str(weights), device="cpu", batch_size=batch_size)
+    return CLIPEmbedder(
+        str(config), str(weights), device="cpu", batch_size=batch_size, backend="torch"
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -70,10 +75,16 @@ def write_hub_style_folder(folder: Path) -> Path:
     config, weights = tiny_model_paths()
     folder.mkdir(parents=True, exist_ok=True)
     model_cfg = json.loads(config.read_text())
-    (folder / "open_clip_config.json").write_text(json.dumps({
-        "model_cfg": model_cfg,
-        "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073],
-                           "std": [0.26862954, 0.26130258, 0.27577711]},
-    }))
+    (folder / "open_clip_config.json").write_text(
+        json.dumps(
+            {
+                "model_cfg": model_cfg,
+                "preprocess_cfg": {
+                    "mean": [0.48145466, 0.4578275, 0.40821073],
+                    "std": [0.26862954, 0.26130258, 0.27577711],
+                },
+            }
+        )
+    )
     (folder / "open_clip_model.safetensors").write_bytes(weights.read_bytes())
     return folder

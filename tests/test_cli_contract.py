@@ -36,14 +36,14 @@ def test_a_model_that_cannot_load_leaves_no_namespace_behind(
 ) -> None:
     write_image_folder(tmp_path / "pics", 4, seed=11)
     # the default ViT-B-32/openai weights cannot be downloaded here (HF_HUB_OFFLINE=1)
-    failed = run_cli("ingest", "-e", "clip", "--device", "cpu", f"images:{tmp_path / 'pics'}",
-                     data_dir=data_dir)
+    failed = run_cli(
+        "ingest", "-e", "clip", "--device", "cpu", f"images:{tmp_path / 'pics'}", data_dir=data_dir
+    )
     assert failed.returncode == 1
     assert failed.stderr.startswith("error: ") and len(failed.stderr.strip().splitlines()) == 1
     assert namespaces(data_dir) == {}
     # the retry with a model that loads is welcome in the same namespace
-    done = run_cli("ingest", "-e", "clip", *TINY, f"images:{tmp_path / 'pics'}",
-                   data_dir=data_dir)
+    done = run_cli("ingest", "-e", "clip", *TINY, f"images:{tmp_path / 'pics'}", data_dir=data_dir)
     assert done.returncode == 0, done.stderr
     assert namespaces(data_dir)["default"]["count"] == 4
     found = run_cli("search", "a red circle", "--json", data_dir=data_dir)  # no namespace named
@@ -56,20 +56,45 @@ def test_models_in_the_data_dir_models_folder_follow_data_dir(tmp_path: Path) ->
     write_hub_style_folder(store / "models" / "MyTiny" / "v1")
     write_image_folder(tmp_path / "pics", 3, seed=12)
     elsewhere = {"SAME_SAME_DATA_DIR": str(tmp_path / "default-store")}
-    done = run_cli("ingest", "-e", "clip", "--data-dir", str(store), "--clip-model", "MyTiny",
-                   "--clip-pretrain", "v1", "--device", "cpu", f"images:{tmp_path / 'pics'}",
-                   env=elsewhere)
+    done = run_cli(
+        "ingest",
+        "-e",
+        "clip",
+        "--data-dir",
+        str(store),
+        "--clip-model",
+        "MyTiny",
+        "--clip-pretrain",
+        "v1",
+        "--device",
+        "cpu",
+        f"images:{tmp_path / 'pics'}",
+        env=elsewhere,
+    )
     assert done.returncode == 0, done.stderr
     (info,) = namespaces(store).values()
     assert info["space"]["model"] == "MyTiny" and info["space"]["pretrained"] == "v1"
 
 
-def test_query_models_export_into_the_data_dir_they_search(tmp_path: Path) -> None:
+def test_query_models_export_into_the_data_dir_they_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SAME_SAME_ONNX_DIR", raising=False)  # the session's shared folder
     store, default = tmp_path / "D", tmp_path / "default-store"
     write_image_folder(tmp_path / "pics", 3, seed=13)
     env = {"SAME_SAME_DATA_DIR": str(default)}
-    done = run_cli("ingest", "-e", "clip", *TINY, "--data-dir", str(store),
-                   f"images:{tmp_path / 'pics'}", env=env)  # torch: nothing exported
+    done = run_cli(
+        "ingest",
+        "-e",
+        "clip",
+        *TINY,
+        "--backend",
+        "torch",
+        "--data-dir",
+        str(store),
+        f"images:{tmp_path / 'pics'}",
+        env=env,
+    )  # torch: nothing exported
     assert done.returncode == 0, done.stderr
     assert not (store / "onnx").exists()
     # the query side picks its backend from the environment
@@ -89,9 +114,14 @@ def test_the_server_exports_query_models_into_its_own_data_dir(
 
     store, default = tmp_path / "S", tmp_path / "default-store"
     write_image_folder(tmp_path / "pics", 3, seed=14)
-    assert run_cli("ingest", "-e", "clip", *TINY, "--data-dir", str(store),
-                   f"images:{tmp_path / 'pics'}").returncode == 0
+    assert (
+        run_cli(
+            "ingest", "-e", "clip", *TINY, "--data-dir", str(store), f"images:{tmp_path / 'pics'}"
+        ).returncode
+        == 0
+    )
     monkeypatch.setenv("SAME_SAME_DATA_DIR", str(default))
+    monkeypatch.delenv("SAME_SAME_ONNX_DIR", raising=False)  # the session's shared folder
     monkeypatch.setenv("SAME_SAME_CLIP_BACKEND", "onnx-int8")
     with TestClient(create_app(ServerSettings(data_dir=store))) as client:
         answer = client.post("/api/v1/search", json={"text": "a red circle", "limit": 2})
@@ -109,12 +139,11 @@ def test_namespaces_delete_on_the_command_line(data_dir: Path) -> None:
     assert list(namespaces(data_dir)) == ["other"]
     missing = run_cli("namespaces", "delete", "quotes", data_dir=data_dir)
     assert missing.returncode == 1
-    assert missing.stderr.strip() == (
-        "error: namespace 'quotes' does not exist; existing: other"
-    )
+    assert missing.stderr.strip() == ("error: namespace 'quotes' does not exist; existing: other")
     as_json = run_cli("namespaces", "--data-dir", str(data_dir), "delete", "other", "--json")
     assert as_json.returncode == 0 and json.loads(as_json.stdout) == {
-        "deleted": "other", "count": 24
+        "deleted": "other",
+        "count": 24,
     }
     assert namespaces(data_dir) == {}
 
@@ -143,8 +172,13 @@ def test_items_the_model_cannot_embed_count_as_failed(tmp_path: Path) -> None:
 
     stream = io.StringIO()
     with open_store(tmp_path / "store") as store:
-        report = run_ingest(store, UnusableForOneText(), open_source("demo"),
-                            IngestOptions("quotes"), Progress(stream=stream))
+        report = run_ingest(
+            store,
+            UnusableForOneText(),
+            open_source("demo"),
+            IngestOptions("quotes"),
+            Progress(stream=stream),
+        )
         assert store.count("quotes") == 23
     assert (report.stored, report.failed, report.skipped) == (23, 1, 0)
     assert report.exit_code == EXIT_SOME_SKIPPED and report.to_dict()["failed"] == 1

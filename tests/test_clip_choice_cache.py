@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ pytest.importorskip("open_clip")
 
 from same_same.embedders.clip import CLIPEmbedder, resolve_model_choice  # noqa: E402
 from same_same.embedders.clip.choice_cache import CACHE_FILE, choice_key  # noqa: E402
+from same_same.embedders.clip.runner import ONNX_DIR_ENV  # noqa: E402
 
 PROBE = textwrap.dedent(
     """
@@ -32,12 +34,15 @@ PROBE = textwrap.dedent(
 
 
 def probe(cache_dir: Path, pretrained: str = "none", backend: str = "onnx") -> dict[str, object]:
+    # the session's shared ONNX folder would take the cache away from ``cache_dir``
+    env = {k: v for k, v in os.environ.items() if k != ONNX_DIR_ENV}
     done = subprocess.run(
         [sys.executable, "-c", PROBE, str(cache_dir), pretrained, backend],
         capture_output=True,
         text=True,
         timeout=300,
         check=True,
+        env=env,
     )
     return dict(json.loads(done.stdout))
 

@@ -38,8 +38,13 @@ open_clip = pytest.importorskip("open_clip")
 
 
 def scene(color: str, shape: str, seed: int = 0) -> Image.Image:
-    attributes = {"color": color, "shape": shape, "count": 1, "position": "center",
-                  "background": "white"}
+    attributes = {
+        "color": color,
+        "shape": shape,
+        "count": 1,
+        "position": "center",
+        "background": "white",
+    }
     return draw_scene(attributes, np.random.default_rng(seed))
 
 
@@ -50,7 +55,10 @@ def test_guide_example_is_constructible_without_weights() -> None:
     embedder = CLIPEmbedder("ViT-B-32", "openai")
     assert embedder.name == "clip" and embedder.supports_images
     assert embedder.space.to_dict() == {
-        "embedder": "clip", "model": "ViT-B-32", "pretrained": "openai", "dim": 512,
+        "embedder": "clip",
+        "model": "ViT-B-32",
+        "pretrained": "openai",
+        "dim": 512,
     }
     assert not embedder.is_loaded
 
@@ -113,7 +121,7 @@ def test_config_file_needs_weights_or_none(tmp_path: Path) -> None:
 
 
 def test_unknown_backend_and_device_fail_with_choices() -> None:
-    with pytest.raises(UnknownNameError, match="known: onnx, onnx-int8, torch"):
+    with pytest.raises(UnknownNameError, match="known: auto, onnx, onnx-int8, torch"):
         CLIPEmbedder("ViT-B-32", "openai", backend="tensorrt")
     with pytest.raises(InvalidInputError, match="cuda:N"):
         CLIPEmbedder("ViT-B-32", "openai", device="gpu")
@@ -225,8 +233,10 @@ def test_vectors_are_unit_float32_and_share_one_space(tmp_path: Path) -> None:
 
 def test_image_entry_points_agree(tmp_path: Path) -> None:
     embedder = shared_tiny_embedder()
-    images = [scene(c, s, i) for i, (c, s) in enumerate([("red", "star"), ("blue", "square"),
-                                                         ("green", "triangle")])]
+    images = [
+        scene(c, s, i)
+        for i, (c, s) in enumerate([("red", "star"), ("blue", "square"), ("green", "triangle")])
+    ]
     paths = []
     for i, image in enumerate(images):
         paths.append(tmp_path / f"{i}.png")
@@ -241,11 +251,10 @@ def test_image_entry_points_agree(tmp_path: Path) -> None:
         np.testing.assert_allclose(other, direct, atol=1e-6)
     np.testing.assert_allclose(embedder.embed_image(paths[1]), direct[1], atol=1e-6)
     np.testing.assert_allclose(embedder.embed_image(images[1]), direct[1], atol=1e-6)  # PIL
+    np.testing.assert_allclose(embedder.embed_image(paths[1].read_bytes()), direct[1], atol=1e-6)
     np.testing.assert_allclose(
-        embedder.embed_image(paths[1].read_bytes()), direct[1], atol=1e-6
+        embedder.embed_image(images[2].convert("RGBA")), direct[2], atol=1e-6
     )
-    np.testing.assert_allclose(embedder.embed_image(images[2].convert("RGBA")), direct[2],
-                               atol=1e-6)
 
 
 @pytest.mark.parametrize("wrong", [42, None, np.zeros((8, 8, 3)), {"path": "a.jpg"}])
@@ -291,8 +300,9 @@ def test_recorded_space_reloads_the_same_model() -> None:
     embedder = shared_tiny_embedder()
     again = create_embedder_for_space(embedder.space)
     assert again.space == embedder.space
-    np.testing.assert_allclose(again.embed("two green stars"), embedder.embed("two green stars"),
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        again.embed("two green stars"), embedder.embed("two green stars"), atol=1e-6
+    )
 
 
 def test_bundled_name_is_the_same_model() -> None:
@@ -399,5 +409,6 @@ def test_same_named_model_copies_in_two_data_dirs_are_two_models(tmp_path: Path)
     second = CLIPEmbedder("MyTiny", "v1", device="cpu", data_dir=tmp_path / "b")
     assert first.space == second.space  # the same recorded identity...
     assert first.backend is not second.backend  # ...but each folder's own weights
-    assert first.backend is CLIPEmbedder("MyTiny", "v1", device="cpu",
-                                         data_dir=tmp_path / "a").backend
+    assert (
+        first.backend is CLIPEmbedder("MyTiny", "v1", device="cpu", data_dir=tmp_path / "a").backend
+    )

@@ -80,17 +80,19 @@ def leftovers(data_dir: Path) -> list[str]:
 def test_sigkill_at_random_points_of_a_text_ingest_loses_nothing_committed(
     tmp_path: Path,
 ) -> None:
-    records = 4000
+    records = 8000
     source = write_jsonl(tmp_path / "texts.jsonl", records)
     data_dir = tmp_path / "store"
     env = {**os.environ, **INDEX_ON}  # kills also land in index builds and saves
     rng = random.Random(SEED)
     seen: set[str] = set()
     for kill in range(3):
-        delay = rng.uniform(0.0, 1.5)
-        kill_after(ingest_command(source, data_dir), env, data_dir, NS, delay)
+        # A kill point is a count of new records to reach, then a short delay: a delay
+        # alone let a fast machine finish the whole ingest before the kill.
+        at_least, delay = rng.randrange(1, 1000), rng.uniform(0.0, 0.15)
+        kill_after(ingest_command(source, data_dir), env, data_dir, NS, delay, at_least)
         now = stored_ids(data_dir, NS)  # the store opens and reads after the kill
-        context = f"seed {SEED}, kill {kill} after {delay:.2f}s"
+        context = f"seed {SEED}, kill {kill} after {at_least} records and {delay:.2f}s"
         assert seen <= now, f"committed records were lost ({context})"
         assert 0 < len(now) < records and len(now) % BATCH == 0, context
         seen = now

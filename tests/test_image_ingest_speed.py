@@ -59,6 +59,7 @@ class LoggedEmbedder(CLIPEmbedder):
 
     def __init__(self, log: EventLog | None = None, **options: Any) -> None:
         config, weights = tiny_model_paths()
+        options.setdefault("backend", "torch")  # the turn-taking is torch's (auto may pick ONNX)
         super().__init__(str(config), str(weights), device="cpu", **options)
         self.log = log or EventLog()
         self.batches = 0
@@ -75,17 +76,17 @@ class LoggedEmbedder(CLIPEmbedder):
 @pytest.fixture
 def log(monkeypatch: pytest.MonkeyPatch) -> EventLog:
     """Each file's decoding logs its start (the pipeline's own function, wrapped)."""
-    import same_same.ingest.images as images
+    import same_same.ingest.model_input as model_input
 
     events = EventLog()
-    real = images.prepare_image_file
+    real = model_input.prepare_image_file
 
     def logged(*args: Any, **kwargs: Any) -> Any:
         events.add("decode")
         time.sleep(0.06)  # decoding as slow as a big photo's, so the pool runs behind
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(images, "prepare_image_file", logged)
+    monkeypatch.setattr(model_input, "prepare_image_file", logged)
     return events
 
 
@@ -178,7 +179,8 @@ def test_a_gpu_model_gets_a_decode_thread_per_core(
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
     write_image_folder(tmp_path / "pics", 3, seed=8)
     config, weights = tiny_model_paths()
-    gpu = ReportsACudaDevice(str(config), str(weights), device="cpu")
+    # a batch size given: none from the free memory of a GPU that is not there
+    gpu = ReportsACudaDevice(str(config), str(weights), device="cpu", batch_size=32)
     assert ingest(tmp_path / "pics", tmp_path / "gpu-store", gpu).stored == 3
     cpu = CLIPEmbedder(str(config), str(weights), device="cpu")
     assert ingest(tmp_path / "pics", tmp_path / "cpu-store", cpu).stored == 3

@@ -289,7 +289,7 @@ def test_a_schema_3_store_gains_the_namespace_writers(tmp_path: Path) -> None:
     conn.close()
     with SQLiteStore(tmp_path) as store:
         assert store.get_namespace("old").writers == ()  # what wrote it is not known
-        store.upsert("old", random_records(np.random.default_rng(4), 1), writer="onnx-int8")
+        store.upsert("old", random_records(np.random.default_rng(4), 1, "n"), writer="onnx-int8")
         assert store.get_namespace("old").writers == ("onnx-int8",)
         assert store.count("old") == 3
     conn = sqlite3.connect(tmp_path / "same-same.db")

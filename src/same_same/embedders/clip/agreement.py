@@ -104,6 +104,8 @@ def measure_agreement(
 
     probe = make_probe_set(choice)
     reference = load_clip_backend("torch", choice, _settings_on(settings, device))
+    # said once the weights loaded: weights that cannot load fail in one line, alone
+    progress(f"clip: checking which backend to run {choice.describe()} with (once, on {device})")
     torch_images, torch_texts, torch_seconds = _embed(reference, probe)
     checks = {"torch": BackendCheck("torch", 1.0, 1.0, 1.0, torch_seconds)}
     for name in backends:

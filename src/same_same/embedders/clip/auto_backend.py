@@ -216,7 +216,6 @@ def forget_auto_records() -> None:
 
 def _measure(choice: ModelChoice, settings: BackendSettings, device: str, path: Path) -> AutoRecord:
     started = time.monotonic()
-    _say(f"clip: checking which backend to run {choice.describe()} with (once, on {device})")
     backends = list(_ONNX_BACKENDS) if device == "cpu" else ["onnx"]
     checks = measure_agreement(choice, settings, device, backends, progress=_say)
     record = AutoRecord(
