@@ -3,6 +3,10 @@
 A server loads a namespace's model on that namespace's first query and keeps it;
 repeating a query costs a dictionary lookup instead of a forward pass. The cache keys on
 a SHA-256 digest of the query text, so it holds 32 bytes per query, not the text.
+
+Embedders resolve their backend as an ingest does (clip: ``--backend auto`` by default,
+the same recorded check). Writes into a namespace use an embedder that follows the
+namespace's precision (``get(space, writers)``): an int8 namespace gets int8 vectors.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import numpy as np
 
 from .embedders import Embedder, EmbedderOptions, canonical_embedder_name, create_embedder_for_space
 from .errors import InvalidInputError, SpaceMismatchError, UnknownNameError
-from .records import EmbeddingSpace
+from .records import EmbeddingSpace, NamespaceInfo
+from .storage.writers import namespace_precision
 
 DEFAULT_QUERY_CACHE_SIZE = 1024
 
@@ -39,15 +44,23 @@ class EmbedderCache:
     ) -> None:
         self._options = options
         self._max_queries = max_queries
-        self._embedders: dict[EmbeddingSpace, Embedder] = {}
-        self._creation_locks: dict[EmbeddingSpace, threading.Lock] = {}
+        # keyed by space and the precision of the namespace written to (None: queries)
+        self._embedders: dict[tuple[EmbeddingSpace, str | None], Embedder] = {}
+        self._creation_locks: dict[tuple[EmbeddingSpace, str | None], threading.Lock] = {}
         self._lock = threading.Lock()
         # keyed by a digest of the text: the cache never holds the texts themselves
         self._queries: OrderedDict[tuple[EmbeddingSpace, bytes], np.ndarray] = OrderedDict()
 
-    def get(self, space: EmbeddingSpace) -> Embedder:
-        """The embedder that made ``space``'s vectors (InvalidInputError for raw-vector spaces)."""
-        embedder = self._embedders.get(space)
+    def get(self, space: EmbeddingSpace, target: NamespaceInfo | None = None) -> Embedder:
+        """The embedder that made ``space``'s vectors (InvalidInputError for raw-vector spaces).
+
+        ``target``: the namespace about to be written; the embedder keeps to the precision
+        of its writers, or refuses (SpaceMismatchError) when its backend was chosen
+        explicitly and writes the other one.
+        """
+        precision = namespace_precision(target.writers) if target is not None else None
+        key = (space, precision)
+        embedder = self._embedders.get(key)
         if embedder is not None:
             return embedder
         if not has_registered_embedder(space):
@@ -57,10 +70,10 @@ class EmbedderCache:
                 hint="search it with an embedding vector instead",
             )
         with self._lock:
-            creation_lock = self._creation_locks.setdefault(space, threading.Lock())
+            creation_lock = self._creation_locks.setdefault(key, threading.Lock())
         # One lock per space: a slow model load does not block queries of other spaces.
         with creation_lock:
-            embedder = self._embedders.get(space)
+            embedder = self._embedders.get(key)
             if embedder is None:
                 embedder = create_embedder_for_space(space, self._options)
                 if embedder.space.dim != space.dim:
@@ -69,13 +82,15 @@ class EmbedderCache:
                         f"{embedder.space.dim}",
                         hint="re-ingest the namespace with the current embedder",
                     )
-                self._embedders[space] = embedder
+                if target is not None and precision is not None:
+                    embedder.follow_namespace(target)
+                self._embedders[key] = embedder
         return embedder
 
     def remember(self, embedder: Embedder) -> Embedder:
         """Keep an embedder made elsewhere (by name) for its space; returns the kept one."""
         with self._lock:
-            return self._embedders.setdefault(embedder.space, embedder)
+            return self._embedders.setdefault((embedder.space, None), embedder)
 
     def embed_query(self, space: EmbeddingSpace, text: str) -> np.ndarray:
         """``text`` embedded in ``space``, from the cache when it was asked before."""

@@ -184,12 +184,12 @@ class VectorService:
         )
         if info is None:  # created only once there is a record to store in it
             self.store.ensure_namespace(namespace, embedder.space)
-        self.store.upsert(namespace, [record])
+        self.store.upsert(namespace, [record], embedder.writer)
         return StoredRecord(namespace, record)
 
     def _embedder_for_writing(self, info: NamespaceInfo | None) -> Embedder:
-        if info is not None:
-            return self.embedders.get(info.space)
+        if info is not None:  # the precision of what already wrote it (storage.writers)
+            return self.embedders.get(info.space, info)
         return self.embedders.remember(create_embedder(DEFAULT_EMBEDDER, self._embedder_options))
 
     def update(
@@ -207,10 +207,12 @@ class VectorService:
         model; metadata, when given, replaces the old metadata whole.
         """
         home, old = self.store.get(check_existing_record_id(record_id), namespace)
-        space = self.get_namespace(home).space
+        info = self.get_namespace(home)
+        space = info.space
         text = check_text(text)
         vector = old.vector
         content_hash = old.content_hash
+        writer = None
         if embedding is not None:
             vector = coerce_vector(embedding)
             if vector.shape[0] != space.dim:
@@ -220,8 +222,10 @@ class VectorService:
                 )
             content_hash = None
         elif text is not None and text != old.text and has_registered_embedder(space):
-            vector = check_embedded(self.embedders.get(space).embed(text), "the text")
+            embedder = self.embedders.get(space, info)
+            vector = check_embedded(embedder.embed(text), "the text")
             content_hash = hash_text(text)
+            writer = embedder.writer
         record = Record(
             id=old.id,
             vector=vector,
@@ -233,7 +237,7 @@ class VectorService:
             # the image ingest's mark lasts only while its vector and hash are kept
             from_image_ingest=old.from_image_ingest and vector is old.vector,
         )
-        self.store.upsert(home, [record])
+        self.store.upsert(home, [record], writer)
         return StoredRecord(home, record)
 
     def delete(self, record_id: str, namespace: str | None = None) -> StoredRecord:
