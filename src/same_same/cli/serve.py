@@ -26,22 +26,40 @@ from .options import data_dir_option, store_option
     help="Require this key on /api/* (Authorization: Bearer KEY or X-API-Key) "
     f"[env {API_KEY_ENV}].",
 )
+@click.option(
+    "-w",
+    "--workers",
+    type=int,
+    default=1,
+    show_default=True,
+    envvar="SAME_SAME_WORKERS",
+    help="Server processes sharing the port (0: one per CPU core); more answer more "
+    "queries at once [env SAME_SAME_WORKERS].",
+)
+@click.option("--access-log", is_flag=True, help="Log one line per request.")
 @data_dir_option
 @store_option
 def serve_command(
-    addr: str, debug: bool, api_key: str | None, data_dir: str | None, store_spec: str | None
+    addr: str,
+    debug: bool,
+    api_key: str | None,
+    workers: int,
+    access_log: bool,
+    data_dir: str | None,
+    store_spec: str | None,
 ) -> None:
     """Serve the REST API (/api/v1/...) and the search page (/)."""
-    from ..server import ServerSettings, parse_addr, serve
+    from ..server import ServeOptions, ServerSettings, parse_addr, serve
     from ..server.auth import check_api_key
 
     if api_key is None and API_KEY_ENV in os.environ:  # click reads an empty variable as unset
         api_key = os.environ[API_KEY_ENV]
     host, port = parse_addr(addr)
+    options = ServeOptions(host=host, port=port, workers=workers, access_log=access_log)
     settings = ServerSettings(
         data_dir=resolve_data_dir(data_dir),
         api_key=check_api_key(api_key),
         debug=debug,
         store=store_spec,
     )
-    serve(settings, host=host, port=port)
+    serve(settings, options)

@@ -1,9 +1,9 @@
-"""The HTTP API: ``create_app(settings)`` builds it, ``serve(settings, host, port)`` runs it."""
+"""The HTTP API: ``create_app(settings)`` builds it, ``serve(settings, options)`` runs it."""
 
 from __future__ import annotations
 
 from .app import ROUTERS, create_app
-from .run import serve
+from .run import ServeOptions, serve
 from .settings import DEFAULT_MAX_BODY_BYTES, ServerSettings, parse_addr
 
 __all__ = [
@@ -12,5 +12,6 @@ __all__ = [
     "ServerSettings",
     "create_app",
     "parse_addr",
+    "ServeOptions",
     "serve",
 ]

@@ -21,6 +21,7 @@ from .body_limit import BodySizeLimitMiddleware
 from .errors import install_error_handlers
 from .openapi import install_openapi
 from .routes import health, media, namespaces, page, search, vectors
+from .search_runner import SearchRunner
 from .settings import ServerSettings
 
 logger = logging.getLogger("same_same.server")
@@ -61,6 +62,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 settings.data_dir,
             )
         yield
+        app.state.search_runner.close()
         close_store(store)
 
     app = FastAPI(
@@ -78,6 +80,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.search_service = SearchService(store, embedders=embedders)
+    app.state.search_runner = SearchRunner(store.search_threads)
     app.state.query_image_decoder = QueryImageDecoder(
         slots=settings.query_image_decodes, max_pixels=settings.query_image_max_pixels
     )

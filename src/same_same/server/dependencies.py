@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from ..search import SearchService
 from ..storage import VectorStore
 from ..vectors import VectorService
+from .search_runner import SearchRunner
 
 
 def get_store(request: Request) -> VectorStore:
@@ -21,6 +22,11 @@ def get_search_service(request: Request) -> SearchService:
     return service
 
 
+def get_search_runner(request: Request) -> SearchRunner:
+    runner: SearchRunner = request.app.state.search_runner
+    return runner
+
+
 def get_vector_service(request: Request) -> VectorService:
     service: VectorService = request.app.state.vector_service
     return service
@@ -28,4 +34,5 @@ def get_vector_service(request: Request) -> VectorService:
 
 Store = Annotated[VectorStore, Depends(get_store)]
 Searcher = Annotated[SearchService, Depends(get_search_service)]
+Runner = Annotated[SearchRunner, Depends(get_search_runner)]
 Vectors = Annotated[VectorService, Depends(get_vector_service)]

@@ -40,9 +40,11 @@ def parse_json_body(body: bytes) -> Any:
         raise APIError(400, "invalid_json", _describe(exc, body)) from None
 
 
-_LONG_INTEGER = re.compile(rb"\d{19,}")
-"""orjson turns integers beyond 64 bits into floats; bodies with such long digit runs
-go through the standard library, which keeps every integer exact."""
+_LONG_INTEGER = re.compile(rb"(?<![\d.eE])\d{19,}(?![\d.eE])")
+"""orjson turns integers beyond 64 bits into floats; bodies with such long integers
+go through the standard library, which keeps every integer exact. Digits after a
+decimal point or before an exponent are a float's (a query vector's 0.0012345678901234567
+has 19), which orjson parses exactly as well, so they do not count."""
 
 
 def _reject_constant(name: str) -> Any:

@@ -26,6 +26,11 @@ gte, between, contains, in, exists. All conditions must hold (AND).
 class VectorStore(ABC):
     """A persistent set of namespaces, each holding vectors of one embedding space."""
 
+    search_threads: int = 1
+    """How many searches one process usefully runs at once: a server runs its vector
+    searches on this many threads (``server.search_runner``). One suits a store whose
+    searches take one lock in the process; a store that waits on a server says more."""
+
     # -- namespaces ---------------------------------------------------------
 
     @abstractmethod

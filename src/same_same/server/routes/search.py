@@ -14,10 +14,11 @@ from ...errors import InvalidInputError
 from ...imaging.query import QueryImageDecoder
 from ...search import DEFAULT_LIMIT, SearchResult, SearchService
 from ...storage import Filters
-from ..dependencies import Searcher
+from ..dependencies import Runner, Searcher
 from ..errors import APIError, error_responses
 from ..json_body import StrictJSONRoute, json_response, parse_json_body, validate_body
 from ..schemas import ImageSearchRequest, SearchRequest, pick_limit
+from ..search_runner import SearchRunner
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -70,7 +71,7 @@ def query_image_decoder(request: Request) -> QueryImageDecoder:
 
 
 async def _search_image_json(
-    request: Request, searcher: SearchService, body: ImageSearchRequest
+    request: Request, searcher: SearchService, runner: SearchRunner, body: ImageSearchRequest
 ) -> SearchResult:
     limit = pick_limit(body)
     if (body.image is None) == (body.id is None):
@@ -79,7 +80,7 @@ async def _search_image_json(
             hint="or upload the image as multipart/form-data in a field named 'file'",
         )
     if body.id is not None:
-        return await run_in_threadpool(
+        return await runner.run(
             searcher.search_similar,
             body.id,
             namespace=body.namespace,
@@ -150,7 +151,7 @@ def _form_filters(form: FormData) -> Filters | None:
         }
     },
 )
-async def search_image(request: Request, searcher: Searcher) -> Response:
+async def search_image(request: Request, searcher: Searcher, runner: Runner) -> Response:
     """Search by an image: a multipart upload (field ``file``), or JSON with base64 ``image``
     or a stored record's ``id`` (more like this; the record itself is left out)."""
     content_type = request.headers.get("content-type", "").lower()
@@ -169,7 +170,7 @@ async def search_image(request: Request, searcher: Searcher) -> Response:
         result = await _search_picture(searcher, decoder, picture, namespace, limit, filters)
     elif "json" in content_type:
         body = validate_body(ImageSearchRequest, await request.json())
-        result = await _search_image_json(request, searcher, body)
+        result = await _search_image_json(request, searcher, runner, body)
     else:
         raise APIError(
             415,

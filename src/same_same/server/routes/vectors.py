@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from ...validation import MAX_LIMIT
-from ..dependencies import Searcher, Vectors
+from ..dependencies import Runner, Searcher, Vectors
 from ..errors import REFUSING_ROUTE, error_responses, refuse_method
 from ..json_body import StrictJSONRoute, json_response
 from ..schemas import (
@@ -40,9 +40,10 @@ def count_vectors(vectors: Vectors, namespace: NamespaceQuery = None) -> dict[st
 
 
 @router.post("/search", responses=error_responses(400, 401, 404, 409, 413, 503))
-def search_vectors(body: VectorSearchRequest, searcher: Searcher) -> Response:
+async def search_vectors(body: VectorSearchRequest, searcher: Searcher, runner: Runner) -> Response:
     """Rank stored vectors by cosine similarity to ``embedding``."""
-    result = searcher.search_vector(
+    result = await runner.run(
+        searcher.search_vector,
         body.embedding,
         namespace=body.namespace,
         limit=pick_limit(body),

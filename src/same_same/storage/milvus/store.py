@@ -68,10 +68,15 @@ from .search import Plan, ann, scan
 
 _CHUNK = 1_000
 _SIZE_TTL = 5.0
+SEARCH_THREADS = 8
+"""Searches (and the batches of a large read) in flight at once: each waits on the
+server, so several overlap; the server sends this many vector searches at a time."""
 
 
 class MilvusStore(VectorStore):
     """Namespaces and records in a Milvus database (see ``location`` for the URL)."""
+
+    search_threads = SEARCH_THREADS
 
     def __init__(self, location: MilvusLocation | str) -> None:
         if isinstance(location, str):
@@ -81,7 +86,7 @@ class MilvusStore(VectorStore):
         self._client = connect(location)
         self._ready: set[str] = set()
         self._always_scan = not IndexSettings.from_env().enabled
-        self._pool = concurrent.futures.ThreadPoolExecutor(8, "same-same-milvus")
+        self._pool = concurrent.futures.ThreadPoolExecutor(SEARCH_THREADS, "same-same-milvus")
         self._sizes: dict[str, tuple[float, int]] = {}
         """uid -> (when, count): how big a namespace was lately, to choose scan or index."""
         with self._errors():
