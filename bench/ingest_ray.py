@@ -47,9 +47,24 @@ def run_ingest(
 ) -> dict[str, Any]:
     """One real ``same-same ingest``, timed from process start to exit."""
     command = [
-        *same_same_command(), "ingest", f"images:{folder}", "-e", "clip",
-        "--clip-model", model.model, "--clip-pretrain", model.pretrained, "--device", "cpu",
-        "--data-dir", str(data_dir), "--namespace", "bench", "--quiet", "--json", *extra,
+        *same_same_command(),
+        "ingest",
+        f"images:{folder}",
+        "-e",
+        "clip",
+        "--clip-model",
+        model.model,
+        "--clip-pretrain",
+        model.pretrained,
+        "--device",
+        "cpu",
+        "--data-dir",
+        str(data_dir),
+        "--namespace",
+        "bench",
+        "--quiet",
+        "--json",
+        *extra,
     ]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
@@ -102,9 +117,13 @@ def main(argv: list[str] | None = None) -> int:
         "machine": describe_machine(("pillow", "torch", "open_clip_torch", "ray")),
         "note": args.note,
         "settings": {
-            "count": args.count, "size": f"{width}x{height}", "clip_model": model.model,
-            "clip_pretrain": model.pretrained, "batch_size": args.batch_size,
-            "ray_actors": args.ray_actors, "device": "cpu",
+            "count": args.count,
+            "size": f"{width}x{height}",
+            "clip_model": model.model,
+            "clip_pretrain": model.pretrained,
+            "batch_size": args.batch_size,
+            "ray_actors": args.ray_actors,
+            "device": "cpu",
         },
     }
     args.work_dir.mkdir(parents=True, exist_ok=True)

@@ -125,10 +125,14 @@ def make_text_store(data_dir: Path, source: str | None) -> None:
 def upload(base_url: str, data: bytes) -> int:
     boundary = uuid.uuid4().hex
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"namespace\"\r\n\r\npics\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"b.png\"\r\n"
-        "Content-Type: image/png\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="namespace"\r\n\r\npics\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="b.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     request = urllib.request.Request(
         base_url + "/api/v1/search/image",
         data=body,
