@@ -30,7 +30,7 @@ def test_tiny_run_writes_table_and_json(tmp_path: Path) -> None:
             str(REPO / "bench" / "ingest.py"),
             "--model-config", str(TINY / "same-same-tiny-clip.json"),
             "--weights", str(TINY / "same-same-tiny-clip.safetensors"),
-            "--backends", "torch,onnx-int8",
+            "--backends", "torch,onnx-int8,auto",
             "--sizes", "200x150,120x90",
             "--count", "5",
             "--batch-size", "2",
@@ -56,9 +56,11 @@ def test_tiny_run_writes_table_and_json(tmp_path: Path) -> None:
 
     rows = report["results"]
     assert [(r["size"], r["backend"]) for r in rows] == [
-        ("200x150", "torch"), ("200x150", "onnx-int8"),
-        ("120x90", "torch"), ("120x90", "onnx-int8"),
+        ("200x150", "torch"), ("200x150", "onnx-int8"), ("200x150", "auto"),
+        ("120x90", "torch"), ("120x90", "onnx-int8"), ("120x90", "auto"),
     ]
+    # auto names what it ran: the tiny model's int8 export fails the top-5 check
+    assert [r["resolved_backend"] for r in rows] == ["torch", "onnx-int8", "onnx"] * 2
     for row in rows:
         assert row["images"] == 5 and row["batch_size"] == 2
         for key in ("seconds", "rate", "model_rate", "decode_rate", "ceiling", "efficiency"):
@@ -73,10 +75,13 @@ def test_tiny_run_writes_table_and_json(tmp_path: Path) -> None:
     # the tiny model was exported once into the benchmark's cache (export_s itself is a
     # time, reported only above a threshold, so it is not checked here)
     cached = sorted(p.name for p in (tmp_path / "work" / "onnx-cache").rglob("*") if p.is_file())
-    assert len(cached) == 4 and sum("-int8-" in name for name in cached) == 2
+    exported = [name for name in cached if name.endswith(".onnx")]
+    assert len(exported) == 4 and sum("-int8-" in name for name in exported) == 2
+    assert sum(name.endswith("-auto-cpu.json") for name in cached) == 1  # auto's check, kept
 
     table = done.stdout
     assert "backend" in table and "ceiling" in table and "onnx-int8" in table
+    assert "auto:onnx" in table
     assert str(out) in table
     # photos are cached for the next run; the run's own folders are gone
     assert (tmp_path / "work" / "photos-v1-200x150-q90-seed20261127").is_dir()
