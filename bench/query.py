@@ -97,8 +97,8 @@ def print_table(report: dict[str, Any]) -> None:
         ],
         ("exact=true p50 (ms)", "exact_p50_ms", "{:.1f}"),
         ("exact=true recall@10", "exact_recall_at_10", "{:.4f}"),
-        ("server RSS (MB)", "server_rss_mb", "{:.0f}"),
-        ("RSS per vector (B)", "bytes_per_vector", "{:.0f}"),
+        ("server memory, PSS (MB)", "server_rss_mb", "{:.0f}"),
+        ("memory per vector (B)", "bytes_per_vector", "{:.0f}"),
         ("index used", "index_used", "{}"),
     ]
     if runs:
@@ -297,8 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     peer_options = PeerOptions(args.peer_list, args.milvus, install=not args.no_install)
     try:
         space = EmbeddingSpace("external", "bench-clusters", "", DIM)
-        empty_rss = bench_empty_server(env, args.variants[0])
-        report["empty_server_rss_mb"] = empty_rss / 1024
+        # per variant: N workers start N interpreters before holding a single vector
+        empty = [bench_empty_server(env, variant) for variant in args.variants]
+        report["empty_server_rss_mb"] = [kb / 1024 for kb in empty]
         data_dir = work / "vectors"
         loaded = 0
         data = np.empty((0, DIM), dtype=np.float32)
@@ -312,10 +313,10 @@ def main(argv: list[str] | None = None) -> int:
             data, labels = np.concatenate([data, new]), np.concatenate([labels, new_labels])
             del new
             loaded = size
-            for variant in args.variants:
+            for variant, empty_kb in zip(args.variants, empty, strict=True):
                 options = vector_options(args, variant)
                 run = bench_vectors(
-                    size, data_dir, env, data, queries, empty_rss, load_info, options
+                    size, data_dir, env, data, queries, empty_kb, load_info, options
                 )
                 report["vector_search"].append(run)
                 print(f"{size:,} {' '.join(variant)}: c=1 p50 {run['c1_p50_ms']:.2f} ms, "

@@ -32,11 +32,34 @@ def free_port() -> int:
 
 
 def rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
+    """The server's memory (kB): PSS summed over ``pid`` and its descendants (``serve
+    --workers N``: the workers). PSS counts a shared page once in the sum, split among the
+    processes that map it, so N workers over one memory-mapped index show what they
+    really add; for one process it is its VmRSS less its share of shared libraries."""
+    return sum(_pss_kb(p) for p in [pid, *_descendants(pid)])
+
+
+def _pss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as rollup:
+            for line in rollup:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:  # exited meanwhile
+        return 0
+    raise RuntimeError("no Pss in smaps_rollup")
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *_descendants(child)]
+    return found
 
 
 @dataclass

@@ -98,7 +98,7 @@ def measure_concurrency(
 
 
 def bench_empty_server(env: dict[str, str], server_args: Sequence[str] = ()) -> int:
-    """VmRSS (kB) of a server with no data that has answered a search (imports done)."""
+    """Memory (kB, serving.rss_kb) of a server with no data that has answered a search."""
     with (
         tempfile.TemporaryDirectory(prefix="same-same-empty-") as empty,
         serve(Path(empty), env, server_args) as server,
