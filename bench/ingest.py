@@ -183,6 +183,40 @@ def same_same_command() -> list[str]:
     return [str(script)] if script.is_file() else [sys.executable, "-m", "same_same"]
 
 
+def ingest_command(folder: Path, data_dir: Path, model: ModelArgs, *flags: str) -> list[str]:
+    """``same-same ingest -e clip`` of ``folder`` into namespace ``bench`` of ``data_dir``,
+    quiet, with a JSON report; ``flags`` are added as they are."""
+    return [
+        *same_same_command(),
+        "ingest",
+        f"images:{folder}",
+        "-e",
+        "clip",
+        "--clip-model",
+        model.model,
+        "--clip-pretrain",
+        model.pretrained,
+        *flags,
+        "--data-dir",
+        str(data_dir),
+        "--namespace",
+        "bench",
+        "--quiet",
+        "--json",
+    ]
+
+
+def timed_ingest(command: list[str], env: dict[str, str]) -> tuple[float, dict[str, Any]]:
+    """Runs an ``ingest_command``: (seconds from process start to exit, its JSON report)."""
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"same-same ingest failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return seconds, report
+
+
 def run_ingest(
     folder: Path,
     data_dir: Path,
@@ -194,34 +228,10 @@ def run_ingest(
     gpu_decode: str = "auto",
 ) -> dict[str, Any]:
     """One real ``same-same ingest``, timed from process start to exit."""
-    command = [
-        *same_same_command(),
-        "ingest",
-        f"images:{folder}",
-        "-e",
-        "clip",
-        "--clip-model",
-        model.model,
-        "--clip-pretrain",
-        model.pretrained,
-        "--backend",
-        backend,
-        *device_flags(device, gpu_decode),
-        "--data-dir",
-        str(data_dir),
-        "--namespace",
-        "bench",
-        "--quiet",
-        "--json",
-    ]
+    flags = ["--backend", backend, *device_flags(device, gpu_decode)]
     if batch_size is not None:
-        command += ["--batch-size", str(batch_size)]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"same-same ingest failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+        flags += ["--batch-size", str(batch_size)]
+    seconds, report = timed_ingest(ingest_command(folder, data_dir, model, *flags), env)
     return {"seconds": seconds, "report": report}
 
 

@@ -21,16 +21,14 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest import ModelArgs, same_same_command  # noqa: E402
+from ingest import ModelArgs, ingest_command, timed_ingest  # noqa: E402
 from machine import describe_machine, load_average  # noqa: E402
 from photos import WORK, ensure_photos, link_set, parse_size  # noqa: E402
 
@@ -46,32 +44,8 @@ def run_ingest(
     folder: Path, data_dir: Path, model: ModelArgs, extra: list[str], env: dict[str, str]
 ) -> dict[str, Any]:
     """One real ``same-same ingest``, timed from process start to exit."""
-    command = [
-        *same_same_command(),
-        "ingest",
-        f"images:{folder}",
-        "-e",
-        "clip",
-        "--clip-model",
-        model.model,
-        "--clip-pretrain",
-        model.pretrained,
-        "--device",
-        "cpu",
-        "--data-dir",
-        str(data_dir),
-        "--namespace",
-        "bench",
-        "--quiet",
-        "--json",
-        *extra,
-    ]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"same-same ingest failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    command = ingest_command(folder, data_dir, model, "--device", "cpu", *extra)
+    wall, report = timed_ingest(command, env)
     return {
         "wall_s": round(wall, 2),
         "ingest_s": report["seconds"],

@@ -6,7 +6,7 @@ a SHA-256 digest of the query text, so it holds 32 bytes per query, not the text
 
 Embedders resolve their backend as an ingest does (clip: ``--backend auto`` by default,
 the same recorded check). Writes into a namespace use an embedder that follows the
-namespace's precision (``get(space, writers)``): an int8 namespace gets int8 vectors.
+namespace's precision (``get(space, target)``): an int8 namespace gets int8 vectors.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ class EmbedderCache:
                         f"{embedder.space.dim}",
                         hint="re-ingest the namespace with the current embedder",
                     )
-                if target is not None and precision is not None:
+                if target is not None and precision is not None:  # a write: its precision
                     embedder.follow_namespace(target)
                 self._embedders[key] = embedder
         return embedder
