@@ -935,3 +935,35 @@ def test_namespaces_emptied_by_deletes_stay_listed_with_count_zero(
         reopened.upsert("emptied", records[:2])  # an emptied namespace still takes records
         assert reopened.get_namespace("emptied").count == 2
         assert ids_of(reopened.search(["emptied"], records[0].vector)) == ids[:2]
+
+
+# -- notes --------------------------------------------------------------------------
+
+
+def test_notes_round_trip_replace_and_go_with_their_namespace(
+    store: VectorStore, rng: np.random.Generator
+) -> None:
+    store.ensure_namespace("photos", SPACE)
+    store.upsert("photos", random_records(rng, 2))
+    assert store.read_note("photos", "relevance") is None
+    store.write_note("photos", "relevance", {"version": 1, "ranks": [0.5, 0.25]})
+    store.write_note("photos", "other", ["kept"])
+    store.write_note("photos", "relevance", {"version": 2})
+    assert store.read_note("photos", "relevance") == {"version": 2}
+    assert store.read_note("photos", "other") == ["kept"]
+    assert store.count("photos") == 2  # a note is not a record
+    store.delete_namespace("photos")
+    store.ensure_namespace("photos", SPACE)
+    assert store.read_note("photos", "relevance") is None
+
+
+def test_bad_notes_are_refused(store: VectorStore) -> None:
+    store.ensure_namespace("photos", SPACE)
+    with pytest.raises(NamespaceNotFoundError):
+        store.write_note("missing", "k", 1)
+    with pytest.raises(NamespaceNotFoundError):
+        store.read_note("missing", "k")
+    for key, value in [("", 1), ("k", float("nan")), ("k", object()), ("k", "x" * 70_000)]:
+        with pytest.raises(InvalidInputError):
+            store.write_note("photos", key, value)
+    assert store.read_note("photos", "k") is None

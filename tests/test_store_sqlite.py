@@ -293,7 +293,7 @@ def test_a_schema_3_store_gains_the_namespace_writers(tmp_path: Path) -> None:
         assert store.get_namespace("old").writers == ("onnx-int8",)
         assert store.count("old") == 3
     conn = sqlite3.connect(tmp_path / "same-same.db")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     assert conn.execute("SELECT writers FROM namespaces").fetchall() == [('["onnx-int8"]',)]
     conn.close()
 

@@ -83,6 +83,13 @@ class MissingDependencyError(SameSameError):
         self.extra = extra
 
 
+class UnsupportedOperationError(SameSameError):
+    """The store's backend cannot do this (keyword search on Milvus)."""
+
+    code = "unsupported_operation"
+    status = 501
+
+
 class ModelUnavailableError(SameSameError):
     """Model weights could not be loaded (no network, bad path, unknown tag)."""
 

@@ -134,6 +134,41 @@ class VectorStore(ABC):
         where it is as fast as an index); ``True`` forces exact search.
         """
 
+    @abstractmethod
+    def keyword_search(
+        self,
+        namespaces: Sequence[str],
+        query: str,
+        limit: int = 10,
+        filters: Filters | None = None,
+        vector: np.ndarray | None = None,
+    ) -> list[Match]:
+        """Top ``limit`` records by how well their words match ``query`` (BM25).
+
+        A record's words are its id, its text and the strings in its metadata, split
+        as ``keyword_terms`` says; any query term may match (OR), so records matching
+        the most and the rarest terms come first; ties are ordered by id, then
+        namespace. Records matching no term never come back. Each match's ``score``
+        is its cosine similarity to ``vector`` (0.0 without one), so keyword and
+        vector answers read alike. Raises UnsupportedOperationError where the
+        backend has no keyword index.
+        """
+
+    # -- notes --------------------------------------------------------------
+
+    @abstractmethod
+    def read_note(self, namespace: str, key: str) -> Any | None:
+        """The JSON value last written under ``key`` for ``namespace``, or None.
+
+        Notes are small facts about a namespace that are not records (its relevance
+        calibration); they go with the namespace when it is deleted.
+        """
+
+    @abstractmethod
+    def write_note(self, namespace: str, key: str, value: Any) -> None:
+        """Keep ``value`` (JSON-serialisable, at most ``checks.MAX_NOTE_BYTES`` as JSON) under
+        ``key`` for ``namespace``, replacing what was there."""
+
     # -- lifecycle ----------------------------------------------------------
 
     def close(self) -> None:  # noqa: B027 - optional for backends

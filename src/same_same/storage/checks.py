@@ -6,6 +6,7 @@ one bad item in a batch is easy to find.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -106,9 +107,7 @@ def encode_metadata(metadata: object, what: str) -> str:
         raise InvalidInputError(f"{what}: {exc.message}", hint=exc.hint) from None
 
 
-def encode_record(
-    record: Record, dim: int
-) -> tuple[str, bytes, str | None, str, str | None, bool]:
+def encode_record(record: Record, dim: int) -> tuple[str, bytes, str | None, str, str | None, bool]:
     """``(id, vector bytes, text, metadata JSON, content_hash, from_image_ingest)``, or
     InvalidInputError."""
     record_id = getattr(record, "id", None)
@@ -156,6 +155,26 @@ def check_query(vector: object, space: EmbeddingSpace) -> np.ndarray:
     if not np.any(query):
         raise InvalidInputError("query: vector is all zeros, so it has no direction to compare")
     return normalized_rows(query)[0]
+
+
+MAX_NOTE_BYTES = 65_536
+"""The largest note (as JSON) a store keeps beside a namespace."""
+
+
+def check_note(key: object, value: object) -> str:
+    """``value`` as the JSON text a store keeps under ``key`` (InvalidInputError when
+    the key is not a short non-empty string or the value is not small JSON)."""
+    if not isinstance(key, str) or not key or len(key) > 200:
+        raise InvalidInputError(
+            f"a note's key must be a string of 1 to 200 characters, got {key!r}"
+        )
+    try:
+        text = json.dumps(value, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"note {key!r} is not JSON: {exc}") from None
+    if len(text.encode()) > MAX_NOTE_BYTES:
+        raise InvalidInputError(f"note {key!r} is over {MAX_NOTE_BYTES} bytes as JSON")
+    return text
 
 
 def check_count(value: object, what: str, minimum: int) -> int:

@@ -46,6 +46,7 @@ from .checks import (
     check_ids,
     check_namespace_name,
     check_namespace_space,
+    check_note,
     check_query,
     check_same_space,
     check_search,
@@ -58,6 +59,7 @@ from .index_lease import WriterLeases
 from .index_settings import IndexSettings
 from .matrix_cache import CacheStats, MatrixCache, NamespaceRow
 from .metadata_cache import MetadataCache
+from .sqlite_keywords import keyword_matches, select_note, upsert_note
 from .sqlite_rows import (
     CHUNK_IDS,
     count_all_records,
@@ -300,6 +302,34 @@ class SQLiteStore(VectorStore):
                     found.extend(search_matrix(conn, name, self._cache.matrix(conn, name), query))
             found.sort(key=lambda hit: (-hit[0], hit[1], hit[2]))
             return fetch_matches(conn, found[:limit])
+
+    def keyword_search(
+        self,
+        namespaces: Sequence[str],
+        query: str,
+        limit: int = 10,
+        filters: Filters | None = None,
+        vector: np.ndarray | None = None,
+    ) -> list[Match]:
+        """BM25 over the FTS5 table the triggers keep (``sqlite_keywords``)."""
+        args = check_search(namespaces, limit, filters, ())
+        with self._db.translate_errors(), self._db.read() as conn:
+            return keyword_matches(conn, args, query, vector)
+
+    # -- notes --------------------------------------------------------------
+
+    def read_note(self, namespace: str, key: str) -> Any | None:
+        with self._db.translate_errors():
+            self.get_namespace(namespace)
+            return select_note(self._connection(), namespace, key)
+
+    def write_note(self, namespace: str, key: str, value: Any) -> None:
+        text = check_note(key, value)
+        self._check_writable()
+        with self._db.translate_errors(), self._db.write() as conn:
+            if select_namespace(conn, namespace) is None:
+                raise namespace_not_found(namespace)
+            upsert_note(conn, namespace, key, text)
 
     # -- lifecycle ----------------------------------------------------------
 

@@ -67,9 +67,10 @@ def update_namespace_writers(conn: sqlite3.Connection, name: str, writers: tuple
 
 
 def delete_namespace_rows(conn: sqlite3.Connection, name: str) -> None:
-    """The namespace, its records and its deletion log rows."""
+    """The namespace, its records, its notes and its deletion log rows."""
     conn.execute("DELETE FROM records WHERE namespace = ?", (name,))
     conn.execute("DELETE FROM deletions WHERE namespace = ?", (name,))
+    conn.execute("DELETE FROM namespace_notes WHERE namespace = ?", (name,))
     conn.execute("DELETE FROM namespaces WHERE name = ?", (name,))
 
 

@@ -18,7 +18,10 @@ version-1 file is upgraded in place when opened (its older log rows have no
 rowid, which readers of the log treat like rows past the horizon). 3 added
 ``records.from_image_ingest`` (``Record.from_image_ingest``). 4 added
 ``namespaces.writers``, the JSON list of the backends that wrote a namespace's
-vectors (``NamespaceInfo.writers``; older namespaces start with none).
+vectors (``NamespaceInfo.writers``; older namespaces start with none). 5 added the
+keyword index ``records_terms`` (FTS5, rowid = the record's rowid, kept by triggers
+that call the SQL function ``same_same_terms``, see ``keyword_terms``; an older file's
+records are indexed when it is upgraded) and ``namespace_notes`` (``VectorStore.read_note``).
 
 ``record_count`` is kept by triggers, in the same statement as the change, so
 counting never scans the records.
@@ -32,9 +35,10 @@ import urllib.parse
 from pathlib import Path
 
 from ..errors import ReadOnlyStoreError, StoreError
+from .keyword_terms import terms_of_row
 
 DB_FILENAME = "same-same.db"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_S = 30.0
 """How long a writer waits for another process's transaction before giving up."""
 
@@ -90,6 +94,30 @@ CREATE TRIGGER records_counted_on_delete AFTER DELETE ON records BEGIN
 END;
 """
 
+KEYWORD_SCHEMA = """
+CREATE VIRTUAL TABLE records_terms USING fts5(
+    terms, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER records_terms_on_insert AFTER INSERT ON records BEGIN
+    INSERT INTO records_terms (rowid, terms)
+    VALUES (NEW.rowid, same_same_terms(NEW.id, NEW.text, NEW.metadata));
+END;
+CREATE TRIGGER records_terms_on_delete AFTER DELETE ON records BEGIN
+    DELETE FROM records_terms WHERE rowid = OLD.rowid;
+END;
+CREATE TRIGGER records_terms_on_update AFTER UPDATE OF id, text, metadata ON records BEGIN
+    UPDATE records_terms SET terms = same_same_terms(NEW.id, NEW.text, NEW.metadata)
+    WHERE rowid = NEW.rowid;
+END;
+CREATE TABLE namespace_notes (
+    namespace TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (namespace, key)
+);
+"""
+TERMS_FUNCTION = "same_same_terms"
+
 
 def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     """Open a connection with the settings every user of the file must share.
@@ -124,6 +152,7 @@ def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open the store in {where}: {exc}") from None
     try:
+        conn.create_function(TERMS_FUNCTION, 3, terms_of_row, deterministic=True)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         if not read_only:  # a read-only file keeps the mode it was written in
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -185,6 +214,18 @@ def read_only_uri(path: Path) -> str:
     return base + "?immutable=1"
 
 
+def _split_statements(script: str) -> list[str]:
+    # executescript() would commit our transaction; run statement by statement instead.
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [statement for statement in statements if statement]
+
+
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         "ALTER TABLE deletions ADD COLUMN record_rowid INTEGER",
@@ -199,6 +240,11 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     ),
     # What wrote a namespace before version 4 is not known: its list starts empty.
     3: ("ALTER TABLE namespaces ADD COLUMN writers TEXT NOT NULL DEFAULT '[]'",),
+    4: (
+        *_split_statements(KEYWORD_SCHEMA),
+        "INSERT INTO records_terms (rowid, terms)"
+        f" SELECT rowid, {TERMS_FUNCTION}(id, text, metadata) FROM records",
+    ),
 }
 """Version -> the statements that bring a file of that version to the next one."""
 
@@ -228,7 +274,7 @@ def ensure_schema(conn: sqlite3.Connection, path: Path, read_only: bool = False)
         # Another process may have created or upgraded it while we waited for the lock.
         version = _read_version(conn)
         if version == 0:
-            for statement in _split_statements(SCHEMA):
+            for statement in _split_statements(SCHEMA + KEYWORD_SCHEMA):
                 conn.execute(statement)
         else:
             for step in range(version, SCHEMA_VERSION):
@@ -243,15 +289,3 @@ def ensure_schema(conn: sqlite3.Connection, path: Path, read_only: bool = False)
 
 def _read_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
-
-
-def _split_statements(script: str) -> list[str]:
-    # executescript() would commit our transaction; run statement by statement instead.
-    statements: list[str] = []
-    current = ""
-    for line in script.splitlines(keepends=True):
-        current += line
-        if sqlite3.complete_statement(current):
-            statements.append(current.strip())
-            current = ""
-    return [statement for statement in statements if statement]

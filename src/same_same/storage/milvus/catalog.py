@@ -1,7 +1,8 @@
 """The namespace catalog: which namespaces exist, their embedding space and collection.
 
 A namespace's row keeps its space as JSON, with the names of the backends that
-wrote its vectors under ``writers`` beside the space's fields.
+wrote its vectors under ``writers`` and its notes under ``notes`` beside the
+space's fields.
 
 Every read of the catalog asks Milvus (at the store's consistency level), so a
 namespace another process creates or deletes is seen at once. ``remembered``
@@ -42,6 +43,8 @@ class Entry:
     space: EmbeddingSpace
     collection: str
     writers: tuple[str, ...] = ()
+    notes: str = "{}"
+    """The namespace's notes (``VectorStore.read_note``), as one JSON object's text."""
 
 
 class Catalog:
@@ -96,7 +99,13 @@ class Catalog:
             KEY: entry.uid,
             "scope": self._location.scope,
             "name": entry.name,
-            "space": json.dumps({**entry.space.to_dict(), "writers": list(entry.writers)}),
+            "space": json.dumps(
+                {
+                    **entry.space.to_dict(),
+                    "writers": list(entry.writers),
+                    "notes": json.loads(entry.notes),
+                }
+            ),
             "collection": entry.collection,
             VECTOR: PLACEHOLDER,
         }
@@ -153,12 +162,14 @@ def load(client: Any, name: str, index: Any, location: MilvusLocation) -> None:
 def _entry(row: dict[str, Any]) -> Entry:
     space = json.loads(row["space"])
     writers = tuple(space.pop("writers", ()))  # rows of older versions have none
+    notes = json.dumps(space.pop("notes", {}), sort_keys=True)
     return Entry(
         uid=row[KEY],
         name=row["name"],
         space=EmbeddingSpace(**space),
         collection=row["collection"],
         writers=writers,
+        notes=notes,
     )
 
 

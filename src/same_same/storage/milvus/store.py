@@ -20,6 +20,7 @@ another process writes to it may keep that process's last batch.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import RecordNotFoundError
+from ...errors import InvalidInputError, RecordNotFoundError, UnsupportedOperationError
 from ...records import EmbeddingSpace, Match, NamespaceInfo, Record
 from ..base import Filters, VectorStore, namespace_not_found
 from ..checks import (
@@ -36,6 +37,7 @@ from ..checks import (
     check_ids,
     check_namespace_name,
     check_namespace_space,
+    check_note,
     check_query,
     check_same_space,
     check_search,
@@ -50,6 +52,7 @@ from .layout import (
     HASH,
     ID,
     KEY,
+    MAX_VARCHAR_BYTES,
     METADATA,
     NS,
     VECTOR,
@@ -273,6 +276,38 @@ class MilvusStore(VectorStore):
             if fresh != remembered:  # created, deleted or remade meanwhile: search again
                 matches = self._search(fresh, vector, args, exact)
             return matches
+
+    def keyword_search(
+        self,
+        namespaces: Sequence[str],
+        query: str,
+        limit: int = 10,
+        filters: Filters | None = None,
+        vector: np.ndarray | None = None,
+    ) -> list[Match]:
+        """Not on Milvus 2.3 (it has no full-text index): UnsupportedOperationError."""
+        raise UnsupportedOperationError(
+            "keyword search needs the embedded store; Milvus 2.3 has no full-text index",
+            hint="search with mode 'vector' here",
+        )
+
+    # -- notes --------------------------------------------------------------
+
+    def read_note(self, namespace: str, key: str) -> Any | None:
+        with self._errors():
+            notes = json.loads(self._entry(namespace).notes)
+        return notes.get(key)
+
+    def write_note(self, namespace: str, key: str, value: Any) -> None:
+        text = check_note(key, value)
+        with self._errors():
+            entry = self._entry(namespace)
+            notes = json.dumps({**json.loads(entry.notes), key: json.loads(text)}, sort_keys=True)
+            if len(notes.encode()) > MAX_VARCHAR_BYTES - 4_096:  # the space's fields share it
+                raise InvalidInputError(
+                    f"namespace {namespace!r}'s notes would not fit in its catalog row"
+                )
+            self._catalog.add(replace(entry, notes=notes))
 
     # -- lifecycle ----------------------------------------------------------
 
