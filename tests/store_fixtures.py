@@ -7,6 +7,7 @@ store) and clustered vectors big enough for the approximate index (``CLUSTERED_D
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,3 +80,12 @@ def brute_force(
 
 def ids_of(matches: Sequence[Any]) -> list[str]:
     return [match.id for match in matches]
+
+
+def drop_keyword_schema(conn: sqlite3.Connection) -> None:
+    """Remove what schema 5 added (the keyword index, its triggers, the notes), so a test
+    can leave a file as a version before 5 wrote it."""
+    for name in ("on_insert", "on_delete", "on_update"):
+        conn.execute(f"DROP TRIGGER records_terms_{name}")
+    conn.execute("DROP TABLE records_terms")
+    conn.execute("DROP TABLE namespace_notes")

@@ -23,7 +23,9 @@ from same_same.records import EmbeddingSpace, Record
 from same_same.server import ServerSettings, create_app
 from same_same.sources.images import derive_image_id
 from same_same.storage import open_store
+from same_same.storage.sqlite_schema import connect
 from server_fixtures import fetch_json, running_app_server
+from store_fixtures import drop_keyword_schema
 
 SPACE = EmbeddingSpace("test", "fixed", "", 4)
 
@@ -236,7 +238,8 @@ def test_a_record_an_older_version_stored_under_a_now_refused_id_stays_addressab
     with open_store(data_dir) as store:
         store.ensure_namespace("old", SPACE)
         store.upsert("old", [Record("r", np.array([1, 0, 0, 0], np.float32))])
-    with sqlite3.connect(data_dir / "same-same.db") as conn:
+    # the store's own connection: its triggers index the new id's words
+    with connect(data_dir / "same-same.db") as conn:
         conn.execute("UPDATE records SET id = ?", (long_id,))
     with running_app_server(ServerSettings(data_dir=data_dir)) as base_url:
         url = f"{base_url}/api/v1/vectors/{long_id}"
@@ -338,6 +341,7 @@ def test_image_records_of_schema_2_are_taken_as_the_ingest_s(tmp_path: Path) -> 
             ],
         )
     with sqlite3.connect(data_dir / "same-same.db") as conn:  # as version 2 wrote it
+        drop_keyword_schema(conn)
         conn.execute("ALTER TABLE records DROP COLUMN from_image_ingest")
         conn.execute("ALTER TABLE namespaces DROP COLUMN writers")
         conn.execute("PRAGMA user_version = 2")

@@ -14,7 +14,7 @@ from same_same.records import EmbeddingSpace, Record
 from same_same.storage.keyword_terms import match_expression, record_terms, split_terms
 from same_same.storage.sqlite import SQLiteStore
 from same_same.storage.sqlite_schema import SCHEMA_VERSION
-from store_fixtures import DIM, SPACE
+from store_fixtures import DIM, SPACE, drop_keyword_schema
 
 
 def _record(record_id: str, text: str | None = None, seed: int = 0, **metadata: object) -> Record:
@@ -118,10 +118,7 @@ def test_a_version_4_file_is_indexed_when_opened(tmp_path: Path) -> None:
         store.ensure_namespace("old", SPACE)
         store.upsert("old", [_record("harbour.jpg", "boats at night"), _record("b.jpg")])
     conn = sqlite3.connect(tmp_path / "same-same.db")  # as version 4 left it
-    for name in ("on_insert", "on_delete", "on_update"):
-        conn.execute(f"DROP TRIGGER records_terms_{name}")
-    conn.execute("DROP TABLE records_terms")
-    conn.execute("DROP TABLE namespace_notes")
+    drop_keyword_schema(conn)
     conn.execute("PRAGMA user_version = 4")
     conn.commit()
     conn.close()

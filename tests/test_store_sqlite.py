@@ -22,7 +22,7 @@ from same_same.records import Record
 from same_same.storage import open_store, sqlite_transactions
 from same_same.storage.sqlite import SQLiteStore
 from same_same.storage.sqlite_schema import SCHEMA_VERSION
-from store_fixtures import DIM, SPACE, random_records
+from store_fixtures import DIM, SPACE, drop_keyword_schema, random_records
 
 
 @pytest.fixture
@@ -284,6 +284,7 @@ def test_a_schema_3_store_gains_the_namespace_writers(tmp_path: Path) -> None:
         store.ensure_namespace("old", SPACE)
         store.upsert("old", random_records(np.random.default_rng(3), 2))
     with sqlite3.connect(tmp_path / "same-same.db") as conn:  # as version 3 wrote it
+        drop_keyword_schema(conn)
         conn.execute("ALTER TABLE namespaces DROP COLUMN writers")
         conn.execute("PRAGMA user_version = 3")
     conn.close()
