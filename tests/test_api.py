@@ -134,11 +134,17 @@ def test_openapi_documents_every_route_with_its_request_model(client: TestClient
 def test_seed_form_and_advanced_form_give_the_same_results(client: TestClient) -> None:
     seed = client.post("/api/v1/search", json={"text": "sunset ocean", "limit": 2}).json()
     advanced = client.post("/api/v1/search", json={"query": "sunset ocean", "top_k": 2}).json()
-    assert set(seed) == {"results", "total", "namespaces", "took_ms"}
+    assert set(seed) == {
+        *("results", "total", "namespaces", "took_ms"),
+        *("mode", "no_good_match", "best_score", "best_relevance"),
+    }
+    assert seed["mode"] == "vector" and seed["no_good_match"] is False
+    assert seed["best_score"] == seed["results"][0]["score"]
     assert seed["results"] == advanced["results"]
     assert seed["total"] == 2 and seed["namespaces"] == ["quotes"]
     top = seed["results"][0]
-    assert set(top) == {"id", "score", "namespace", "metadata", "text"}
+    assert set(top) == {"id", "score", "namespace", "metadata", "text", "relevance"}
+    assert 0.0 <= top["relevance"] <= 1.0
     assert top["id"] == "q-sea" and top["namespace"] == "quotes"
     assert top["metadata"]["author"] == "Monet"
     assert isinstance(top["score"], float) and isinstance(seed["took_ms"], float)

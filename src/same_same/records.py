@@ -85,9 +85,14 @@ class Match:
 
     id: str
     score: float
+    """Cosine similarity to the query."""
     namespace: str
     text: str | None
     metadata: dict[str, Any]
+    relevance: float | None = None
+    """Calibrated relevance in [0, 1] (``relevance``); None where the namespace has none."""
+    keyword_rank: int | None = None
+    """Rank in the keyword index's list (keyword and hybrid searches), None if not in it."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -98,6 +103,10 @@ class Match:
         }
         if self.text is not None:
             out["text"] = self.text
+        if self.relevance is not None:
+            out["relevance"] = self.relevance
+        if self.keyword_rank is not None:
+            out["keyword_rank"] = self.keyword_rank
         return out
 
 

@@ -1,26 +1,30 @@
 """Searching the store: by text, by raw vector, by a stored record, by an image.
 
 The CLI and the HTTP routes both call :class:`SearchService`; they only parse
-input and format the :class:`SearchResult`.
-
-Which namespaces a query searches: an explicit namespace is searched alone;
-otherwise every namespace of the one embedding space the query can be compared
-with. When namespaces of several spaces qualify, the request must name one
-(:class:`~same_same.errors.AmbiguousSpaceError` lists them).
+input and format the :class:`SearchResult`. Which namespaces a query searches is
+``search_scope``'s; how results are ranked and cut, ``ranking``'s (text queries
+rank by vector, by keyword or by both fused, ``fusion``); what their scores mean,
+``relevance``'s: every result carries its calibrated relevance where its namespace
+has a model, and every answer says whether it holds a good match at all.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .embedder_cache import EmbedderCache, has_registered_embedder
 from .embedders import EmbedderOptions, is_image_embedder
-from .errors import AmbiguousSpaceError, InvalidInputError, NotFoundError, UnsupportedModalityError
+from .embedders.hashing import STOPWORDS
+from .errors import InvalidInputError, UnsupportedModalityError
+from .fusion import fuse_ranks
 from .hybrid import HybridWeights, candidate_pool_size, parse_hybrid_weights, rerank_hybrid
+from .ranking import RankingOptions, SearchMode, coerce_ranking
 from .records import EmbeddingSpace, Match, NamespaceInfo
+from .relevance import Calibration, Calibrations, QueryKind, judge_matches
+from .search_scope import resolve_scope
 from .storage import Filters, VectorStore
 from .validation import (
     check_embedded,
@@ -28,14 +32,15 @@ from .validation import (
     check_limit,
     check_query_text,
     coerce_vector,
-    namespace_not_found,
     require_namespace,
 )
 
 if TYPE_CHECKING:
+    import numpy as np
     from PIL import Image
 
 DEFAULT_LIMIT = 10
+Ranking = RankingOptions | Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,12 @@ class SearchResult:
     namespaces: list[str]
     space: EmbeddingSpace
     took_ms: float = 0.0
+    mode: SearchMode = "vector"
+    no_good_match: bool = False
+    """No result is unlikely for an unrelated query (``relevance.judgement``)."""
+    best_score: float | None = None
+    """The best cosine score found, before any cut-off."""
+    best_relevance: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,7 +62,16 @@ class SearchResult:
             "total": len(self.matches),
             "namespaces": self.namespaces,
             "took_ms": round(self.took_ms, 3),
+            "mode": self.mode,
+            "no_good_match": self.no_good_match,
+            "best_score": self.best_score,
+            "best_relevance": self.best_relevance,
         }
+
+
+def keyword_query(text: str) -> str:
+    """The words of ``text`` worth looking up: "a", "of", "the" match every caption."""
+    return " ".join(word for word in text.split() if word.casefold() not in STOPWORDS)
 
 
 def decode_image(data: bytes) -> Image.Image:
@@ -65,12 +85,8 @@ def decode_image(data: bytes) -> Image.Image:
     return decode_query_image(bytes(data))
 
 
-def _describe_namespaces(infos: Sequence[NamespaceInfo]) -> str:
-    return ", ".join(f"{info.name} ({info.space.describe()})" for info in infos)
-
-
 class SearchService:
-    """Search a store; keeps each space's embedder and recent query vectors for reuse."""
+    """Search a store; keeps each space's embedder, recent query vectors and calibrations."""
 
     def __init__(
         self,
@@ -80,53 +96,16 @@ class SearchService:
     ) -> None:
         self.store = store
         self.embedders = embedders or EmbedderCache(embedder_options)
+        self.calibrations = Calibrations(store, self.embedders)
 
     # -- namespaces ---------------------------------------------------------
 
     def resolve_namespaces(
-        self,
-        namespace: str | None,
-        *,
-        accepts: Callable[[EmbeddingSpace], bool] = lambda space: True,
-        query_kind: str = "query",
-        explain_none: Callable[[list[NamespaceInfo]], InvalidInputError] | None = None,
+        self, namespace: str | None, **scope: Any
     ) -> tuple[list[str], EmbeddingSpace]:
-        """The namespaces to search and their common space.
-
-        ``accepts`` says which spaces the query can be compared with; it is not
-        applied to an explicitly named namespace (the embedder says what it cannot do).
-        """
-        if namespace is not None:  # one lookup, not a listing (a remote store pays per call)
-            found = self.store.find_namespace(namespace)
-            if found is not None:
-                return [found.name], found.space
-        infos = self.store.list_namespaces()
-        if not infos:
-            raise NotFoundError(
-                "nothing to search: the store has no namespaces yet",
-                hint="ingest something first, e.g. `same-same ingest demo`, "
-                "or add vectors with POST /api/v1/vectors",
-            )
-        if namespace is not None:
-            raise namespace_not_found(namespace, infos)
-        candidates = [info for info in infos if accepts(info.space)]
-        # An empty namespace answers nothing, so it never makes a query ambiguous.
-        candidates = [info for info in candidates if info.count > 0] or candidates[:1]
-        if not candidates:
-            if explain_none is not None:
-                raise explain_none(infos)
-            raise InvalidInputError(
-                f"no namespace can answer a {query_kind}; existing: {_describe_namespaces(infos)}",
-                hint="namespaces filled with raw vectors are searched by vector",
-            )
-        spaces = list(dict.fromkeys(info.space for info in candidates))
-        if len(spaces) > 1:
-            raise AmbiguousSpaceError(
-                f"namespaces of {len(spaces)} embedding spaces could answer this {query_kind}: "
-                f"{_describe_namespaces(candidates)}",
-                hint="say which namespace to search",
-            )
-        return [info.name for info in candidates], spaces[0]
+        """The namespaces to search and their common space (``search_scope.resolve_scope``)."""
+        infos = resolve_scope(self.store, namespace, **scope)
+        return [info.name for info in infos], infos[0].space
 
     # -- searches -----------------------------------------------------------
 
@@ -138,30 +117,59 @@ class SearchService:
         filters: Filters | None = None,
         hybrid: HybridWeights | Mapping[str, Any] | None = None,
         exact: bool | None = None,
+        ranking: Ranking = None,
     ) -> SearchResult:
-        """Embed ``text`` with the namespace's own model and rank by cosine (or hybrid).
+        """Embed ``text`` with the namespace's own model; rank by ``ranking.mode``.
 
+        ``hybrid``: ``options.hybrid_weight`` (also accepted inside ``ranking``).
         ``exact``: passed to the store (True: no approximate index).
         """
         started = time.perf_counter()
         text = check_query_text(text)
         limit = check_limit(limit)
         filters = check_filters(filters)
-        weights = hybrid if isinstance(hybrid, HybridWeights) else parse_hybrid_weights(hybrid)
-        namespaces, space = self.resolve_namespaces(
-            namespace, accepts=has_registered_embedder, query_kind="text query"
+        options = coerce_ranking(ranking)
+        if hybrid is not None and options.hybrid is None:
+            weights = hybrid if isinstance(hybrid, HybridWeights) else parse_hybrid_weights(hybrid)
+            options = replace(options, hybrid=weights)
+        infos = resolve_scope(
+            self.store, namespace, accepts=has_registered_embedder, query_kind="text query"
         )
+        names, space = [info.name for info in infos], infos[0].space
         vector = check_embedded(self.embedders.embed_query(space, text), "the query text")
+        calibrations = self._calibrations(infos, options, make=True)
+        matches = self._rank_text(text, names, vector, limit, filters, exact, options)
+        return self._result(matches, infos, calibrations, "text", options, started)
+
+    def _rank_text(
+        self,
+        text: str,
+        names: list[str],
+        vector: np.ndarray,
+        limit: int,
+        filters: Filters | None,
+        exact: bool | None,
+        options: RankingOptions,
+    ) -> list[Match]:
+        weights = options.hybrid
+        if options.mode == "keyword":
+            found = self.store.keyword_search(
+                names, keyword_query(text), limit=limit, filters=filters, vector=vector
+            )
+            return [replace(match, keyword_rank=rank) for rank, match in enumerate(found, 1)]
+        if options.mode == "hybrid":
+            pool = candidate_pool_size(limit)
+            by_vector = self.store.search(names, vector, limit=pool, filters=filters, exact=exact)
+            by_words = self.store.keyword_search(
+                names, keyword_query(text), limit=pool, filters=filters, vector=vector
+            )
+            return fuse_ranks(by_vector, by_words, options.rrf_k, limit, weights)
         if weights is None or weights.keyword == 0:
-            matches = self.store.search(
-                namespaces, vector, limit=limit, filters=filters, exact=exact
-            )
-        else:
-            pool = self.store.search(
-                namespaces, vector, limit=candidate_pool_size(limit), filters=filters, exact=exact
-            )
-            matches = rerank_hybrid(text, pool, weights, limit)
-        return self._result(matches, namespaces, space, started)
+            return self.store.search(names, vector, limit=limit, filters=filters, exact=exact)
+        pool_matches = self.store.search(
+            names, vector, limit=candidate_pool_size(limit), filters=filters, exact=exact
+        )
+        return rerank_hybrid(text, pool_matches, weights, limit)
 
     def search_vector(
         self,
@@ -171,15 +179,19 @@ class SearchService:
         filters: Filters | None = None,
         exclude_ids: Sequence[str] = (),
         exact: bool | None = None,
+        ranking: Ranking = None,
     ) -> SearchResult:
         """Rank by cosine similarity to a raw vector.
 
         Without a namespace, the namespaces whose dimension equals the vector's.
+        Relevance comes from the namespaces' stored calibrations (a vector search
+        loads no model), unless ``min_relevance`` asks for it.
         """
         started = time.perf_counter()
         query = coerce_vector(vector)
         limit = check_limit(limit)
         filters = check_filters(filters)
+        options = coerce_ranking(ranking).check_vector_only("vector")
         dim = int(query.shape[0])
 
         def explain_no_dim(infos: list[NamespaceInfo]) -> InvalidInputError:
@@ -189,21 +201,28 @@ class SearchService:
                 f"existing dims: {', '.join(str(d) for d in dims)}"
             )
 
-        namespaces, space = self.resolve_namespaces(
+        infos = resolve_scope(
+            self.store,
             namespace,
             accepts=lambda candidate: candidate.dim == dim,
             query_kind=f"vector of dim {dim}",
             explain_none=explain_no_dim,
         )
-        if space.dim != dim:
+        if infos[0].space.dim != dim:
             raise InvalidInputError(
-                f"namespace {namespaces[0]!r} holds vectors of dim {space.dim}; "
+                f"namespace {infos[0].name!r} holds vectors of dim {infos[0].space.dim}; "
                 f"the query vector has {dim} values"
             )
+        calibrations = self._calibrations(infos, options, make=False)
         matches = self.store.search(
-            namespaces, query, limit=limit, filters=filters, exclude_ids=exclude_ids, exact=exact
+            [info.name for info in infos],
+            query,
+            limit=limit,
+            filters=filters,
+            exclude_ids=exclude_ids,
+            exact=exact,
         )
-        return self._result(matches, namespaces, space, started)
+        return self._result(matches, infos, calibrations, "image", options, started)
 
     def search_similar(
         self,
@@ -211,6 +230,7 @@ class SearchService:
         namespace: str | None = None,
         limit: int = DEFAULT_LIMIT,
         filters: Filters | None = None,
+        ranking: Ranking = None,
     ) -> SearchResult:
         """More like a stored record (image-to-image by id); the record itself is left out.
 
@@ -223,18 +243,24 @@ class SearchService:
             raise InvalidInputError("the record id must be a non-empty string")
         limit = check_limit(limit)
         filters = check_filters(filters)
+        options = coerce_ranking(ranking).check_vector_only("record id")
         if namespace is not None:
             require_namespace(self.store, namespace)  # a clear error listing the namespaces
         home, record = self.store.get(record_id, namespace)
         space = require_namespace(self.store, home).space
         if namespace is not None:
-            namespaces = [namespace]
+            infos = [require_namespace(self.store, namespace)]
         else:
-            namespaces = [info.name for info in self.store.list_namespaces() if info.space == space]
+            infos = [info for info in self.store.list_namespaces() if info.space == space]
+        calibrations = self._calibrations(infos, options, make=False)
         matches = self.store.search(
-            namespaces, record.vector, limit=limit, filters=filters, exclude_ids=[record_id]
+            [info.name for info in infos],
+            record.vector,
+            limit=limit,
+            filters=filters,
+            exclude_ids=[record_id],
         )
-        return self._result(matches, namespaces, space, started)
+        return self._result(matches, infos, calibrations, "image", options, started)
 
     def search_image(
         self,
@@ -242,32 +268,73 @@ class SearchService:
         namespace: str | None = None,
         limit: int = DEFAULT_LIMIT,
         filters: Filters | None = None,
+        ranking: Ranking = None,
     ) -> SearchResult:
         """Embed an image (bytes of a file, or a PIL image) with the namespace's model."""
         started = time.perf_counter()
         limit = check_limit(limit)
         filters = check_filters(filters)
+        options = coerce_ranking(ranking).check_vector_only("image")
         picture = decode_image(image) if isinstance(image, (bytes, bytearray)) else image
-        namespaces, space = self.resolve_namespaces(
-            namespace, accepts=self._can_embed_images, query_kind="image query"
+        infos = resolve_scope(
+            self.store, namespace, accepts=self._can_embed_images, query_kind="image query"
         )
-        embedder = self.embedders.get(space)
+        embedder = self.embedders.get(infos[0].space)
         if not is_image_embedder(embedder):
             raise UnsupportedModalityError(
                 f"embedder {embedder.name!r} embeds text only", hint="use -e clip for images"
             )
         vector = embedder.embed_image(picture)
-        matches = self.store.search(namespaces, vector, limit=limit, filters=filters)
-        return self._result(matches, namespaces, space, started)
+        calibrations = self._calibrations(infos, options, make=True)
+        matches = self.store.search(
+            [info.name for info in infos], vector, limit=limit, filters=filters
+        )
+        return self._result(matches, infos, calibrations, "image", options, started)
 
     # -- helpers ------------------------------------------------------------
 
     def _can_embed_images(self, space: EmbeddingSpace) -> bool:
         return has_registered_embedder(space) and is_image_embedder(self.embedders.get(space))
 
+    def _calibrations(
+        self, infos: list[NamespaceInfo], options: RankingOptions, make: bool
+    ) -> dict[str, Calibration | None]:
+        """Each namespace's calibration: made now where ``make`` (the model is loaded
+        anyway) or where ``min_relevance`` needs one; else as stored."""
+        found: dict[str, Calibration | None] = {}
+        wanted = make or options.min_relevance is not None
+        for info in infos:
+            found[info.name] = (
+                self.calibrations.current(info) if wanted else self.calibrations.stored(info)
+            )
+        if options.min_relevance is not None:
+            missing = [name for name, calibration in found.items() if calibration is None]
+            nonempty = {info.name for info in infos if info.count > 0}
+            if any(name in nonempty for name in missing):
+                raise InvalidInputError(
+                    f"namespace {missing[0]!r} has no relevance calibration: it holds raw "
+                    "vectors, and no model is known to ask it the calibration's queries",
+                    hint="use min_score (raw cosine) for it",
+                )
+        return found
+
     @staticmethod
     def _result(
-        matches: list[Match], namespaces: list[str], space: EmbeddingSpace, started: float
+        matches: list[Match],
+        infos: list[NamespaceInfo],
+        calibrations: Mapping[str, Calibration | None],
+        kind: QueryKind,
+        options: RankingOptions,
+        started: float,
     ) -> SearchResult:
-        took_ms = (time.perf_counter() - started) * 1000.0
-        return SearchResult(matches=matches, namespaces=namespaces, space=space, took_ms=took_ms)
+        judged = judge_matches(matches, calibrations, kind, options)
+        return SearchResult(
+            matches=judged.matches,
+            namespaces=[info.name for info in infos],
+            space=infos[0].space,
+            took_ms=(time.perf_counter() - started) * 1000.0,
+            mode=options.mode,
+            no_good_match=judged.no_good_match,
+            best_score=judged.best_score,
+            best_relevance=judged.best_relevance,
+        )

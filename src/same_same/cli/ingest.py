@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 import click
 
 from ..config import resolve_data_dir
-from ..embedders import DEFAULT_EMBEDDER, EmbedderOptions, create_embedder, is_image_embedder
-from ..errors import DiskFullError, NamespaceNotFoundError, ReadOnlyStoreError, StoreError
+from ..embedder_cache import EmbedderCache
+from ..embedders import (
+    DEFAULT_EMBEDDER,
+    Embedder,
+    EmbedderOptions,
+    create_embedder,
+    is_image_embedder,
+)
+from ..errors import (
+    DiskFullError,
+    NamespaceNotFoundError,
+    ReadOnlyStoreError,
+    SameSameError,
+    StoreError,
+)
 from ..ingest import IngestOptions, Progress, run_ingest
 from ..ingest.options import GPU_DECODE_AUTO, GPU_DECODE_CHOICES
 from ..ingest.ray_options import EmbedderRecipe, RayOptions
@@ -19,6 +33,7 @@ from .options import (
     BooleanValueCommand,
     data_dir_option,
     json_option,
+    model_options,
     namespace_option,
     store_option,
 )
@@ -115,27 +130,7 @@ def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
     "or --no-recursive to stay in the top folder].",
 )
 @click.option("--prune", is_flag=True, help="images: remove records of files that are gone.")
-@click.option(
-    "--clip-model",
-    default=None,
-    help="clip: architecture (ViT-B-32), hf-hub: name or model config JSON "
-    "[env SAME_SAME_CLIP_MODEL].",
-)
-@click.option(
-    "--clip-pretrain",
-    default=None,
-    help="clip: pretrained tag (openai), hf-hub: name or local checkpoint "
-    "[env SAME_SAME_CLIP_PRETRAIN].",
-)
-@click.option(
-    "--device", default="auto", show_default=True, help="clip: auto, cpu, cuda, cuda:N or mps."
-)
-@click.option(
-    "--backend",
-    default=None,
-    help="clip: inference backend: auto (default: the fastest that agrees with torch, "
-    "checked once per model), torch, onnx or onnx-int8 [env SAME_SAME_CLIP_BACKEND].",
-)
+@model_options
 @click.option(
     "--workers",
     type=click.IntRange(0, 256),
@@ -255,6 +250,8 @@ def ingest_command(
             ) from exc
         # Saved here rather than at close, so a failure (a full disk) is told, not logged.
         index_failure = save_indexes(store)
+        if not dry_run:
+            calibrate_after_ingest(store, report.namespace, model, quiet)
     for line in report.summary_lines():
         click.echo(line, err=True)
     if as_json:
@@ -264,6 +261,30 @@ def ingest_command(
         raise index_failure  # the records are stored; the message says so
     if report.exit_code:
         sys.exit(report.exit_code)
+
+
+def calibrate_after_ingest(
+    store: VectorStore, namespace: str, model: Embedder, quiet: bool
+) -> None:
+    """Refresh the namespace's relevance calibration when it is missing or stale, so that
+    searches find it made; a failure here is told in one line and stores nothing less."""
+    from ..relevance import Calibrations
+
+    info = store.find_namespace(namespace)
+    if info is None or info.count == 0:
+        return
+    calibrations = Calibrations(store, EmbedderCache())
+    started = time.perf_counter()
+    try:
+        if calibrations.stored_is_current(info):
+            return
+        calibrations.refresh(info, model)
+    except SameSameError as error:
+        click.echo(f"warning: relevance not calibrated: {error}", err=True)
+        return
+    if not quiet:
+        took = time.perf_counter() - started
+        click.echo(f"calibrated relevance for {namespace!r} in {took:.1f} s", err=True)
 
 
 __all__ = ["ingest_command"]

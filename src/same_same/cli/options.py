@@ -89,3 +89,30 @@ def namespace_option(
 
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(func)
+
+
+def model_options(func: F) -> F:
+    """``--clip-model``, ``--clip-pretrain``, ``--device`` and ``--backend``: which model
+    embeds, and how (``ingest``, ``eval``)."""
+    func = click.option(
+        "--backend",
+        default=None,
+        help="clip: inference backend: auto (default: the fastest that agrees with torch, "
+        "checked once per model), torch, onnx or onnx-int8 [env SAME_SAME_CLIP_BACKEND].",
+    )(func)
+    func = click.option(
+        "--device", default="auto", show_default=True, help="clip: auto, cpu, cuda, cuda:N or mps."
+    )(func)
+    func = click.option(
+        "--clip-pretrain",
+        default=None,
+        help="clip: pretrained tag (openai), hf-hub: name or local checkpoint "
+        "[env SAME_SAME_CLIP_PRETRAIN].",
+    )(func)
+    func = click.option(
+        "--clip-model",
+        default=None,
+        help="clip: architecture (ViT-B-32), hf-hub: name or model config JSON "
+        "[env SAME_SAME_CLIP_MODEL].",
+    )(func)
+    return func

@@ -6,11 +6,12 @@ checks meaning (ranges, dimensions, finite values) and raises typed errors.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from ..errors import InvalidInputError
+from ..ranking import MAX_RRF_K, RankingOptions, parse_ranking
 from ..search import DEFAULT_LIMIT
 from ..validation import MAX_LIMIT
 
@@ -41,11 +42,41 @@ class SearchOptions(BaseModel):
     hybrid_weight: dict[str, StrictFloat] | None = Field(
         None,
         description='Blend cosine with keyword overlap: {"vector": 0.8, "metadata": 0.2} '
-        '("keyword" is a synonym of "metadata"). Weights are normalised to sum to 1.',
+        '("keyword" is a synonym of "metadata"). Weights are normalised to sum to 1. '
+        "In hybrid mode they weigh the vector and keyword lists of the rank fusion.",
+    )
+    rrf_k: StrictInt | None = Field(
+        None, ge=1, le=MAX_RRF_K, description="Reciprocal rank fusion's k (hybrid mode, 60)."
     )
 
 
-class SearchRequest(BaseModel):
+class Cutoffs(BaseModel):
+    """The cut-offs every search route takes."""
+
+    min_score: StrictFloat | None = Field(
+        None, ge=-1, le=1, description="Drop results whose cosine score is lower."
+    )
+    min_relevance: StrictFloat | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Drop results whose calibrated relevance is lower; a query with no "
+        'result above it answers {"results": [], "no_good_match": true}.',
+    )
+
+    def ranking(
+        self, mode: str | None = None, options: SearchOptions | None = None
+    ) -> RankingOptions:
+        return parse_ranking(
+            mode=mode,
+            rrf_k=options.rrf_k if options else None,
+            hybrid_weight=options.hybrid_weight if options else None,
+            min_score=self.min_score,
+            min_relevance=self.min_relevance,
+        )
+
+
+class SearchRequest(Cutoffs):
     """``{"text", "limit", "namespace"}`` or ``{"query", "top_k", "filters", "options"}``."""
 
     model_config = ConfigDict(
@@ -59,6 +90,7 @@ class SearchRequest(BaseModel):
                     "filters": {"author": {"eq": "Einstein"}},
                     "options": {"hybrid_weight": {"vector": 0.7, "metadata": 0.3}},
                 },
+                {"text": "scene-00010.jpg", "mode": "hybrid", "min_relevance": 0.9},
             ]
         },
     )
@@ -74,6 +106,11 @@ class SearchRequest(BaseModel):
         None, description='Metadata filters, e.g. {"year": {"gte": 1900}, "type": "image"}.'
     )
     options: SearchOptions | None = None
+    mode: Literal["vector", "keyword", "hybrid"] | None = Field(
+        None,
+        description="vector (default): by meaning; keyword: by the words of record text, "
+        "labels, file names, paths and metadata; hybrid: both, fused by reciprocal rank.",
+    )
     exact: StrictBool | None = Field(None, description=EXACT_DESCRIPTION)
 
     def query_text(self) -> str:
@@ -83,7 +120,7 @@ class SearchRequest(BaseModel):
         return str(text)
 
 
-class ImageSearchRequest(BaseModel):
+class ImageSearchRequest(Cutoffs):
     """The JSON form of an image search: a base64 image, or the id of a stored record."""
 
     model_config = ConfigDict(
@@ -101,7 +138,7 @@ class ImageSearchRequest(BaseModel):
     filters: dict[str, Any] | None = None
 
 
-class VectorSearchRequest(BaseModel):
+class VectorSearchRequest(Cutoffs):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"embedding": [0.1, 0.2, 0.3], "limit": 5}]},

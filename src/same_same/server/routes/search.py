@@ -12,6 +12,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from ...errors import InvalidInputError
 from ...imaging.query import QueryImageDecoder
+from ...ranking import RankingOptions, parse_ranking
 from ...search import DEFAULT_LIMIT, SearchResult, SearchService
 from ...storage import Filters
 from ..dependencies import Runner, Searcher
@@ -33,6 +34,8 @@ _IMAGE_FORM_SCHEMA = {
         "namespace": {"type": "string"},
         "limit": {"type": "integer", "minimum": 1, "maximum": 1000},
         "filters": {"type": "string", "description": "Metadata filters as a JSON object."},
+        "min_score": {"type": "number", "minimum": -1, "maximum": 1},
+        "min_relevance": {"type": "number", "minimum": 0, "maximum": 1},
     },
 }
 
@@ -45,8 +48,8 @@ def search_text(body: SearchRequest, searcher: Searcher) -> Response:
         namespace=body.namespace,
         limit=pick_limit(body),
         filters=body.filters,
-        hybrid=body.options.hybrid_weight if body.options else None,
         exact=body.exact,
+        ranking=body.ranking(body.mode, body.options),
     )
     return json_response(result.to_dict())
 
@@ -86,12 +89,15 @@ async def _search_image_json(
             namespace=body.namespace,
             limit=limit,
             filters=body.filters,
+            ranking=body.ranking(),
         )
     assert body.image is not None
     decoder = query_image_decoder(request)
     async with decoder.turn():
         picture = await run_in_threadpool(decoder.decode, decode_base64_image(body.image))
-    return await _search_picture(searcher, decoder, picture, body.namespace, limit, body.filters)
+    return await _search_picture(
+        searcher, decoder, picture, body.namespace, limit, body.filters, body.ranking()
+    )
 
 
 async def _search_picture(
@@ -101,10 +107,16 @@ async def _search_picture(
     namespace: str | None,
     limit: int,
     filters: Filters | None,
+    ranking: RankingOptions,
 ) -> SearchResult:
     try:
         return await run_in_threadpool(
-            searcher.search_image, picture, namespace=namespace, limit=limit, filters=filters
+            searcher.search_image,
+            picture,
+            namespace=namespace,
+            limit=limit,
+            filters=filters,
+            ranking=ranking,
         )
     finally:
         await run_in_threadpool(decoder.discard, picture)
@@ -126,6 +138,23 @@ def _form_limit(form: FormData) -> int:
     if not text.strip().isdigit():
         raise InvalidInputError(f"limit must be an integer, got {text!r}")
     return int(text)
+
+
+def _form_number(form: FormData, name: str) -> float | None:
+    text = _form_text(form, name)
+    if text is None:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidInputError(f"{name} must be a number, got {text!r}") from None
+
+
+def _form_ranking(form: FormData) -> RankingOptions:
+    return parse_ranking(
+        min_score=_form_number(form, "min_score"),
+        min_relevance=_form_number(form, "min_relevance"),
+    )
 
 
 def _form_filters(form: FormData) -> Filters | None:
@@ -163,11 +192,14 @@ async def search_image(request: Request, searcher: Searcher, runner: Runner) -> 
             namespace = _form_text(form, "namespace")
             limit = _form_limit(form)
             filters = _form_filters(form)
+            ranking = _form_ranking(form)
             decoder = query_image_decoder(request)
             # The upload waits for its turn spooled to disk, not in memory.
             async with decoder.turn():
                 picture = await run_in_threadpool(decoder.decode, await upload.read())
-        result = await _search_picture(searcher, decoder, picture, namespace, limit, filters)
+        result = await _search_picture(
+            searcher, decoder, picture, namespace, limit, filters, ranking
+        )
     elif "json" in content_type:
         body = validate_body(ImageSearchRequest, await request.json())
         result = await _search_image_json(request, searcher, runner, body)

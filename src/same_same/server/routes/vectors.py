@@ -7,9 +7,11 @@ so they win; ids may contain slashes, but never end in ``/image`` or ``/thumbnai
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from ...validation import MAX_LIMIT
 from ..dependencies import Runner, Searcher, Vectors
@@ -42,7 +44,7 @@ def count_vectors(vectors: Vectors, namespace: NamespaceQuery = None) -> dict[st
 @router.post("/search", responses=error_responses(400, 401, 404, 409, 413, 503))
 async def search_vectors(body: VectorSearchRequest, searcher: Searcher, runner: Runner) -> Response:
     """Rank stored vectors by cosine similarity to ``embedding``."""
-    result = await runner.run(
+    search = functools.partial(
         searcher.search_vector,
         body.embedding,
         namespace=body.namespace,
@@ -50,7 +52,13 @@ async def search_vectors(body: VectorSearchRequest, searcher: Searcher, runner: 
         filters=body.filters,
         exclude_ids=body.exclude_ids,
         exact=body.exact,
+        ranking=body.ranking(),
     )
+    if body.min_relevance is not None:
+        # may make a calibration first (a model asked ~100 queries): never on the loop
+        result = await run_in_threadpool(search)
+    else:
+        result = await runner.run(search)
     return json_response(result.to_dict())
 
 
