@@ -20,7 +20,7 @@ from .auth import APIKeyMiddleware, check_api_key
 from .body_limit import BodySizeLimitMiddleware
 from .errors import install_error_handlers
 from .openapi import install_openapi
-from .routes import health, media, namespaces, page, search, vectors
+from .routes import duplicates, health, media, namespaces, page, search, vectors
 from .search_runner import SearchRunner
 from .settings import ServerSettings
 
@@ -30,6 +30,7 @@ logger = logging.getLogger("same_same.server")
 ROUTERS: list[APIRouter] = [
     health.router,
     search.router,
+    duplicates.router,
     media.router,  # before vectors: its /{record_id:path} would swallow .../thumbnail
     vectors.router,
     namespaces.router,
