@@ -11,6 +11,8 @@ import click
 from .. import __version__
 from ..errors import SameSameError
 from .demo import demo_command
+from .duplicates import duplicates_command
+from .evaluate import eval_command
 from .ingest import ingest_command
 from .inspect import namespaces_command
 from .search import search_command
@@ -96,8 +98,10 @@ cli.add_command(ingest_command)
 cli.add_command(search_command)
 cli.add_command(serve_command)
 cli.add_command(namespaces_command)
+cli.add_command(duplicates_command)
 
 cli.add_command(demo_command)
+cli.add_command(eval_command)
 
 
 def main(argv: list[str] | None = None, **kwargs: Any) -> None:
