@@ -130,3 +130,12 @@ def test_a_version_4_file_is_indexed_when_opened(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "same-same.db")
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
     conn.close()
+
+
+def test_terms_every_record_has_are_no_evidence(tmp_path: Path) -> None:
+    with SQLiteStore(tmp_path) as store:
+        store.ensure_namespace("photos", SPACE)
+        store.upsert("photos", [_record(f"IMG_{i:04d}.jpg", seed=i) for i in range(30)])
+        assert _ids(store.keyword_search(["photos"], "IMG_0007.jpg", limit=10)) == ["IMG_0007.jpg"]
+        everything = store.keyword_search(["photos"], "img jpg", limit=50)
+        assert len(everything) == 30  # nothing stands out: every record is as good

@@ -25,6 +25,7 @@ from same_same.relevance.calibration import RankNull
 from same_same.relevance.null_set import NULL_TEXTS, null_images
 from same_same.search import SearchService
 from same_same.storage import open_store
+from server_fixtures import fetch_json, running_server
 
 pytest.importorskip("open_clip", reason="needs the [clip] extra")
 
@@ -240,3 +241,79 @@ def test_cli_says_no_good_match(demo_store: tuple[Path, Path]) -> None:
     assert "%" in good.stdout.splitlines()[0]
     bad = run_cli("search", "x", "--min-relevance", "2", data_dir=data_dir)
     assert bad.returncode == 2 and "--min-relevance" in bad.stderr
+
+
+# -- keywords and fusion ------------------------------------------------------------
+
+
+def test_a_typed_file_name_comes_first_in_hybrid_mode(demo_store: tuple[Path, Path]) -> None:
+    data_dir, _ = demo_store
+    service, store = _service(data_dir)
+    with store:  # type: ignore[attr-defined]
+        by_meaning = service.search_text("scene-00010.jpg", namespace=DEMO_NAMESPACE, limit=5)
+        hybrid = service.search_text(
+            "scene-00010.jpg", namespace=DEMO_NAMESPACE, limit=5,
+            ranking=RankingOptions(mode="hybrid"),
+        )  # fmt: skip
+        keyword = service.search_text(
+            "scene-00010.jpg", namespace=DEMO_NAMESPACE, limit=5,
+            ranking=RankingOptions(mode="keyword"),
+        )  # fmt: skip
+        described = service.search_text(
+            "a red circle", namespace=DEMO_NAMESPACE, limit=3,
+            ranking=RankingOptions(mode="hybrid"),
+        )  # fmt: skip
+        plain = service.search_text("a red circle", namespace=DEMO_NAMESPACE, limit=3)
+
+    def name(match: object) -> str:
+        return str(match.metadata["path"])  # type: ignore[attr-defined]
+
+    wanted = "shapes/scene-00010.jpg"
+    assert [name(m) for m in by_meaning.matches][:1] != [wanted]  # CLIP cannot read names
+    assert name(hybrid.matches[0]) == wanted and hybrid.matches[0].keyword_rank == 1
+    assert hybrid.mode == "hybrid" and not hybrid.no_good_match
+    assert name(keyword.matches[0]) == wanted and keyword.matches[0].relevance is not None
+    # a query that only describes the picture still ranks by meaning
+    assert [m.id for m in described.matches] == [m.id for m in plain.matches]
+
+
+def test_hybrid_filters_apply_to_both_lists(demo_store: tuple[Path, Path]) -> None:
+    data_dir, _ = demo_store
+    service, store = _service(data_dir)
+    with store:  # type: ignore[attr-defined]
+        result = service.search_text(
+            "scene-00010.jpg", namespace=DEMO_NAMESPACE, limit=10,
+            filters={"filename": {"neq": "scene-00010.jpg"}},
+            ranking=RankingOptions(mode="hybrid", rrf_k=1),
+        )  # fmt: skip
+    assert result.matches
+    assert all(m.metadata["path"] != "shapes/scene-00010.jpg" for m in result.matches)
+
+
+def test_api_modes_cutoffs_and_their_errors(demo_store: tuple[Path, Path]) -> None:
+    data_dir, _ = demo_store
+    with running_server(data_dir) as base:
+        search = f"{base}/api/v1/search"
+        status, body = fetch_json(
+            "POST", search, {"text": "scene-00010.jpg", "mode": "hybrid", "options": {"rrf_k": 10}}
+        )
+        assert status == 200, body
+        assert body["results"][0]["metadata"]["path"] == "shapes/scene-00010.jpg"
+        assert body["mode"] == "hybrid"
+        top_id = body["results"][0]["id"]
+        status, body = fetch_json(
+            "POST", search, {"text": "zebra on a motorbike", "min_relevance": 0.95}
+        )
+        assert status == 200 and body["results"] == [] and body["no_good_match"] is True
+        assert isinstance(body["best_score"], float)
+        for bad in (
+            {"text": "x", "mode": "fuzzy"},
+            {"text": "x", "min_relevance": 1.5},
+            {"text": "x", "min_score": "high"},
+            {"text": "x", "mode": "hybrid", "options": {"rrf_k": 0}},
+        ):
+            status, body = fetch_json("POST", search, bad)
+            assert status == 400 and body["error"]["code"] == "invalid_input", (bad, body)
+        like = {"id": top_id, "min_score": 0.99}
+        status, body = fetch_json("POST", f"{base}/api/v1/search/image", like)
+        assert status == 200 and all(r["score"] >= 0.99 for r in body["results"])

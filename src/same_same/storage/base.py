@@ -148,9 +148,10 @@ class VectorStore(ABC):
         A record's words are its id, its text and the strings in its metadata, split
         as ``keyword_terms`` says; any query term may match (OR), so records matching
         the most and the rarest terms come first; ties are ordered by id, then
-        namespace. Records matching no term never come back. Each match's ``score``
-        is its cosine similarity to ``vector`` (0.0 without one), so keyword and
-        vector answers read alike. Raises UnsupportedOperationError where the
+        namespace. Records matching no term never come back, nor records whose match
+        weighs far less than the best one's (only terms nearly every record has).
+        Each match's ``score`` is its cosine similarity to ``vector`` (0.0 without
+        one), so keyword and vector answers read alike. Raises UnsupportedOperationError where the
         backend has no keyword index.
         """
 

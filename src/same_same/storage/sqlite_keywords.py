@@ -27,12 +27,18 @@ from .sql_filters import build_filter_sql
 from .sqlite_rows import select_namespace
 
 _KEYWORD_SQL = """
-SELECT r.id, r.namespace, r.text, r.metadata, r.vector
+SELECT r.id, r.namespace, r.text, r.metadata, r.vector, bm25(records_terms) AS weight
 FROM records_terms JOIN records AS r ON r.rowid = records_terms.rowid
 WHERE records_terms MATCH ? AND r.namespace IN (SELECT value FROM json_each(?)) AND {where}
-ORDER BY bm25(records_terms), r.id, r.namespace
+ORDER BY weight, r.id, r.namespace
 LIMIT ?
 """
+
+RELATIVE_WEIGHT = 0.25
+"""A hit's BM25 must reach this share of the best hit's. A term nearly every record has
+("jpg", "scene", "img") weighs next to nothing, so records that match only such terms
+are not keyword answers at all: they would otherwise fill the list (and, fused, lift
+whatever the vector ranking put first) on no evidence."""
 
 
 def keyword_matches(
@@ -69,10 +75,13 @@ def select_keyword_matches(
     rows = conn.execute(
         _KEYWORD_SQL.format(where=where), (expression, json.dumps(names), *params, limit)
     ).fetchall()
+    if rows:  # bm25() is negative: the more negative, the better the match
+        floor = rows[0][5] * RELATIVE_WEIGHT
+        rows = [row for row in rows if row[5] <= floor]
     scores = _cosine(query, [row[4] for row in rows])
     return [
         Match(record_id, score, name, text, json.loads(metadata))
-        for (record_id, name, text, metadata, _), score in zip(rows, scores, strict=True)
+        for (record_id, name, text, metadata, _, _), score in zip(rows, scores, strict=True)
     ]
 
 
