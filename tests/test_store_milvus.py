@@ -212,3 +212,13 @@ def test_closing_one_store_leaves_another_on_the_same_server_working(spec: str) 
         first.upsert("ns", [Record("a", np.ones(CLUSTERED_SPACE.dim))])
         open_store(Path("."), spec).close()
         assert first.count("ns") == 1
+
+
+def test_keyword_search_is_refused_as_unsupported(spec: str, tmp_path: Path) -> None:
+    from same_same.errors import UnsupportedOperationError
+
+    with open_store(tmp_path, spec) as store:
+        store.ensure_namespace("texts", CLUSTERED_SPACE)
+        with pytest.raises(UnsupportedOperationError) as caught:
+            store.keyword_search(["texts"], "sunset")
+    assert caught.value.status == 501 and "Milvus" in caught.value.message

@@ -16,6 +16,10 @@
     imageInput: $("image-input"),
     namespace: $("namespace"),
     typeFilter: $("type-filter"),
+    mode: $("search-mode"),
+    noGoodMatch: $("no-good-match"),
+    noGoodMatchDetail: $("no-good-match-detail"),
+    showClosest: $("show-closest"),
     labelFilter: $("label-filter"),
     labelOptions: $("label-options"),
     apiKeyButton: $("api-key-button"),
@@ -55,6 +59,8 @@
     sequence: 0,
     retry: null,
     queryImageUrl: null,
+    lastResponse: null,
+    showClosest: false,
   };
 
   // -- the API -------------------------------------------------------------
@@ -284,6 +290,8 @@
     if (namespace) json.namespace = namespace;
     if (filters) json.filters = filters;
     if (query.kind === "id") return ["/api/v1/search/image", { method: "POST", json: { id: query.id, ...json } }];
+    // Only text has words to match: pictures are always compared by meaning.
+    if (els.mode.value && els.mode.value !== "vector") json.mode = els.mode.value;
     return ["/api/v1/search", { method: "POST", json: { text: query.text, ...json } }];
   }
 
@@ -321,6 +329,7 @@
   function startSearch(query) {
     state.query = query;
     state.limit = PAGE_SIZE;
+    state.showClosest = false;
     rememberInUrl();
     showQueryImage();
     runSearch();
@@ -331,6 +340,7 @@
     if (state.query && state.query.kind === "text") params.set("q", state.query.text);
     if (els.namespace.value) params.set("ns", els.namespace.value);
     if (els.typeFilter.value) params.set("type", els.typeFilter.value);
+    if (els.mode.value && els.mode.value !== "vector") params.set("mode", els.mode.value);
     if (els.labelFilter.value.trim()) params.set("label", els.labelFilter.value.trim());
     const search = params.toString();
     history.replaceState(null, "", search ? `?${search}` : location.pathname);
@@ -362,8 +372,23 @@
 
   // -- results -------------------------------------------------------------
 
+  const percent = (value) => `${Math.round(value * 100)}%`;
+
+  // The server judges whether anything matches (a calibrated relevance per model): when
+  // nothing does, the page says so instead of showing the least bad noise.
   function renderResults(data, append) {
-    const results = data.results || [];
+    state.lastResponse = data;
+    const hideNoise = Boolean(data.no_good_match) && !state.showClosest && (data.results || []).length > 0;
+    els.noGoodMatch.hidden = !data.no_good_match || state.showClosest;
+    if (data.no_good_match) {
+      const best = typeof data.best_score === "number" ? `the closest scores ${data.best_score.toFixed(3)}` : "";
+      const relevance = typeof data.best_relevance === "number" ? `, relevance ${percent(data.best_relevance)}` : "";
+      els.noGoodMatchDetail.textContent = best
+        ? `Nothing here looks like what you searched for (${best}${relevance}).`
+        : "Nothing here looks like what you searched for.";
+      els.showClosest.hidden = !hideNoise;
+    }
+    const results = hideNoise ? [] : data.results || [];
     const searched = data.namespaces || [];
     const cards = results.map((result) => renderCard(result, searched.length > 1));
     const keepScroll = append ? window.scrollY : null;
@@ -372,7 +397,9 @@
     if (keepScroll !== null) window.scrollTo(0, keepScroll);
 
     const took = typeof data.took_ms === "number" ? ` in ${Math.round(data.took_ms)} ms` : "";
-    if (results.length === 0) {
+    if (hideNoise) {
+      setStatus("");
+    } else if (results.length === 0) {
       setStatus(currentFilters() ? "No results match these filters." : "No results.");
     } else {
       setStatus(`${results.length} result${results.length === 1 ? "" : "s"}${took}`);
@@ -394,6 +421,16 @@
     card.dataset.namespace = result.namespace || "";
     const score = card.querySelector(".score");
     score.textContent = Number(result.score).toFixed(3);
+    if (typeof result.relevance === "number") {
+      // the relevance says more than a raw cosine, whose range depends on the model
+      score.textContent = percent(result.relevance);
+      score.classList.add("relevance");
+      score.title = `Relevance ${percent(result.relevance)} (cosine ${Number(result.score).toFixed(3)})`;
+    }
+    if (typeof result.keyword_rank === "number") {
+      card.dataset.keywordRank = String(result.keyword_rank);
+      score.title += "; its words match the query";
+    }
 
     const namespaceChip = card.querySelector(".namespace-chip");
     if (showNamespace && result.namespace) {
@@ -621,6 +658,11 @@
     });
     els.namespace.addEventListener("change", onFiltersChanged);
     els.typeFilter.addEventListener("change", onFiltersChanged);
+    els.mode.addEventListener("change", onFiltersChanged);
+    els.showClosest.addEventListener("click", () => {
+      state.showClosest = true;
+      if (state.lastResponse) renderResults(state.lastResponse, false);
+    });
     els.labelFilter.addEventListener("change", onFiltersChanged);
     els.labelFilter.addEventListener("keydown", (event) => {
       if (event.key === "Enter") {
@@ -674,12 +716,27 @@
     els.query.value = params.get("q") || "";
     els.labelFilter.value = params.get("label") || "";
     if (["image", "text"].includes(params.get("type"))) els.typeFilter.value = params.get("type");
+    if (["vector", "keyword", "hybrid"].includes(params.get("mode"))) els.mode.value = params.get("mode");
     const loaded = await loadNamespaces();
     if (loaded && els.empty.hidden && els.query.value.trim()) {
       startSearch({ kind: "text", text: els.query.value.trim() });
     }
     document.body.dataset.ready = "true";
   }
+
+  // What the duplicates view (duplicates.js) uses of this page.
+  window.sameSame = {
+    api,
+    showError,
+    clearError,
+    setImageSource,
+    markBroken,
+    thumbnailUrl,
+    imageUrl,
+    openOriginal,
+    chosenNamespace: () => els.namespace.value || (state.namespaces.length === 1 ? state.namespaces[0].name : null),
+    searchArea: [els.results, els.more, els.welcome, els.noGoodMatch, els.status, els.queryImage],
+  };
 
   start();
 })();
