@@ -81,7 +81,8 @@ def read_results(page: Any) -> list[dict[str, Any]]:
                 kind: card.classList.contains('image-card') ? 'image' : 'text',
                 filename: (card.querySelector('.filename') || {}).textContent || null,
                 label: (card.querySelector('.label-chip:not([hidden])') || {}).textContent || null,
-                score: Number(card.querySelector('.score').textContent),
+                score: Number(card.dataset.score),
+                relevance: 'relevance' in card.dataset ? Number(card.dataset.relevance) : null,
                 loaded: img ? img.complete && img.naturalWidth > 0 : null,
                 naturalWidth: img ? img.naturalWidth : null,
             };

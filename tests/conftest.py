@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-pytest_plugins = ["milvus_fixtures"]  # the session's Milvus server, started on first use
+pytest_plugins = ["milvus_fixtures", "browser_fixtures"]  # one Milvus, one Chromium per session
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"

@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 
 from browser_fixtures import (
-    browser,  # noqa: F401 - a fixture
     count_searches,
     drop_file,
     open_page,

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 
 from browser_fixtures import (
-    browser,  # noqa: F401 - a fixture
     count_searches,
     open_page,
     read_results,

@@ -376,11 +376,15 @@
 
   // The server judges whether anything matches (a calibrated relevance per model): when
   // nothing does, the page says so instead of showing the least bad noise.
+  // Pictures given as examples ("more like this", a dropped file) always show their
+  // neighbours: there the user browses, and the API's flag stays in the response. With
+  // filters on, the user asked for those records: the banner shows above them.
   function renderResults(data, append) {
     state.lastResponse = data;
-    const hideNoise = Boolean(data.no_good_match) && !state.showClosest && (data.results || []).length > 0;
-    els.noGoodMatch.hidden = !data.no_good_match || state.showClosest;
-    if (data.no_good_match) {
+    const judged = Boolean(data.no_good_match) && state.query && state.query.kind === "text";
+    const hideNoise = judged && !state.showClosest && !currentFilters() && (data.results || []).length > 0;
+    els.noGoodMatch.hidden = !judged || state.showClosest;
+    if (judged) {
       const best = typeof data.best_score === "number" ? `the closest scores ${data.best_score.toFixed(3)}` : "";
       const relevance = typeof data.best_relevance === "number" ? `, relevance ${percent(data.best_relevance)}` : "";
       els.noGoodMatchDetail.textContent = best
@@ -419,6 +423,8 @@
     const card = (isImage ? els.imageCard : els.textCard).content.firstElementChild.cloneNode(true);
     card.dataset.id = result.id;
     card.dataset.namespace = result.namespace || "";
+    card.dataset.score = String(result.score);
+    if (typeof result.relevance === "number") card.dataset.relevance = String(result.relevance);
     const score = card.querySelector(".score");
     score.textContent = Number(result.score).toFixed(3);
     if (typeof result.relevance === "number") {
