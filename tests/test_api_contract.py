@@ -46,6 +46,7 @@ EXPECTED_STATUSES = {
     ("put", "/api/v1/vectors/{record_id}"): {200, 400, 401, 403, 404, 409, 413, 501, 503, 507},
     ("delete", "/api/v1/vectors/{record_id}"): {200, 400, 401, 403, 404, 503, 507},
     ("get", "/api/v1/namespaces"): {200, 401, 503},
+    ("get", "/api/v1/duplicates"): {200, 400, 401, 404, 503},
     ("delete", "/api/v1/namespaces/{name}"): {200, 401, 403, 404, 503, 507},
 }
 
