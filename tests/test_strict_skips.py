@@ -16,7 +16,8 @@ CONFTEST = Path(__file__).with_name("conftest.py")
 
 def run_pytest(folder: Path, body: str, strict: bool) -> subprocess.CompletedProcess[str]:
     shutil.copy(CONFTEST, folder / "conftest.py")
-    shutil.copy(CONFTEST.with_name("milvus_fixtures.py"), folder)  # the conftest's plugin
+    for plugin in ("milvus_fixtures.py", "browser_fixtures.py"):  # the conftest's plugins
+        shutil.copy(CONFTEST.with_name(plugin), folder)
     (folder / "test_probe.py").write_text(body, encoding="utf-8")
     (folder / "test_fine.py").write_text("def test_fine():\n    pass\n", encoding="utf-8")
     env = {**os.environ, "SAME_SAME_TESTS_STRICT": "1" if strict else "0"}

@@ -3,7 +3,7 @@
 The towers are exported once from the same open_clip weights the torch backend
 loads (``onnx_export.py``) and kept in the data directory::
 
-    DATA_DIR/onnx/<model>-<weights fingerprint>-opset<N>-<fp32|int8>-<image|text>.onnx
+    DATA_DIR/onnx/<model>-<weights fingerprint>-opset<N>-<fp32|int8r>-<image|text>.onnx
 
 The fingerprint covers everything that decides the weights (model, tag or file
 with its size and modification time, open_clip's version; torch's for seeded
@@ -40,6 +40,10 @@ from .preprocess import PreprocessConfig
 from .runner import BackendSettings
 
 PRECISIONS = ("fp32", "int8")
+FILE_TAGS = {"fp32": "fp32", "int8": "int8r"}
+"""A precision's part of the file name. ``int8r``: weights quantized to 7 bits
+(``onnx_export.quantize_to_int8``); the 8-bit files of earlier versions, which saturate
+on CPUs without VNNI, are not reused but made again."""
 TOWERS = ("image", "text")
 THREADS_ENV = "SAME_SAME_ONNX_THREADS"
 EXPORT_FORMAT = 1
@@ -87,7 +91,8 @@ def weights_fingerprint(choice: ModelChoice) -> str:
 def onnx_file(choice: ModelChoice, cache_dir: Path, precision: str, tower: str) -> Path:
     """Where the ``tower`` (image or text) of ``choice`` at ``precision`` is kept."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(choice.model.rstrip("/")).name or "model")[:60]
-    name = f"{slug}-{weights_fingerprint(choice)}-opset{OPSET}-{precision}-{tower}.onnx"
+    tag = FILE_TAGS[precision]
+    name = f"{slug}-{weights_fingerprint(choice)}-opset{OPSET}-{tag}-{tower}.onnx"
     return cache_dir / name
 
 

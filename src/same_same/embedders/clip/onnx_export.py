@@ -96,6 +96,10 @@ def quantize_to_int8(source: Path, path: Path) -> None:
     small, and feed a softmax that amplifies rounding, so they stay float; so do
     convolutions (the ViT patch embedding), for which ONNX Runtime's integer kernel
     is slower than its float one on CPUs. Per-channel scales keep the error small.
+    Weights use 7 bits (``reduce_range``): on x86 CPUs without VNNI (AVX2 only), ONNX
+    Runtime's u8 x s8 kernels saturate with 8-bit weights; on such a CPU the tiny model's
+    int8 vectors fell to cosine 0.9975 against torch and its top-5 agreed on 78% of the
+    probe texts. With 7 bits they stay above 0.999 there.
     """
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -117,6 +121,7 @@ def quantize_to_int8(source: Path, path: Path) -> None:
                 str(temporary),
                 weight_type=QuantType.QInt8,
                 per_channel=True,
+                reduce_range=True,
                 op_types_to_quantize=["MatMul"],
                 nodes_to_exclude=without_weights,
             )
