@@ -98,15 +98,6 @@ class SearchService:
         self.embedders = embedders or EmbedderCache(embedder_options)
         self.calibrations = Calibrations(store, self.embedders)
 
-    # -- namespaces ---------------------------------------------------------
-
-    def resolve_namespaces(
-        self, namespace: str | None, **scope: Any
-    ) -> tuple[list[str], EmbeddingSpace]:
-        """The namespaces to search and their common space (``search_scope.resolve_scope``)."""
-        infos = resolve_scope(self.store, namespace, **scope)
-        return [info.name for info in infos], infos[0].space
-
     # -- searches -----------------------------------------------------------
 
     def search_text(
@@ -244,13 +235,13 @@ class SearchService:
         limit = check_limit(limit)
         filters = check_filters(filters)
         options = coerce_ranking(ranking).check_vector_only("record id")
-        if namespace is not None:
-            require_namespace(self.store, namespace)  # a clear error listing the namespaces
+        # a named namespace first: a clear error listing the namespaces
+        named = require_namespace(self.store, namespace) if namespace is not None else None
         home, record = self.store.get(record_id, namespace)
-        space = require_namespace(self.store, home).space
-        if namespace is not None:
-            infos = [require_namespace(self.store, namespace)]
+        if named is not None:
+            infos = [named]
         else:
+            space = require_namespace(self.store, home).space
             infos = [info for info in self.store.list_namespaces() if info.space == space]
         calibrations = self._calibrations(infos, options, make=False)
         matches = self.store.search(
@@ -308,9 +299,8 @@ class SearchService:
                 self.calibrations.current(info) if wanted else self.calibrations.stored(info)
             )
         if options.min_relevance is not None:
-            missing = [name for name, calibration in found.items() if calibration is None]
-            nonempty = {info.name for info in infos if info.count > 0}
-            if any(name in nonempty for name in missing):
+            missing = [info.name for info in infos if info.count and found[info.name] is None]
+            if missing:  # an empty namespace answers nothing, so it needs none
                 raise InvalidInputError(
                     f"namespace {missing[0]!r} has no relevance calibration: it holds raw "
                     "vectors, and no model is known to ask it the calibration's queries",

@@ -93,6 +93,10 @@ class Calibrations:
 
     def stored(self, info: NamespaceInfo) -> Calibration | None:
         """The namespace's calibration if one was made for its space, current or not."""
+        from ..embedder_cache import has_registered_embedder
+
+        if not has_registered_embedder(info.space):
+            return None  # raw vectors are never calibrated: no note to read per search
         remembered = self._memory.get(info.name)
         if remembered is not None and remembered.space == info.space:
             return remembered
@@ -134,9 +138,6 @@ class Calibrations:
             pass  # kept in memory: a read-only store still answers with relevance
         self._memory[info.name] = made
         return made
-
-    def forget(self, name: str) -> None:
-        self._memory.pop(name, None)
 
     def _read(self, info: NamespaceInfo) -> Calibration | None:
         found = Calibration.from_dict(self.store.read_note(info.name, NOTE_KEY))
