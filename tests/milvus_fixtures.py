@@ -5,7 +5,9 @@ standalone binary with an embedded etcd and local object storage. It starts in
 about 8 s; the first test that needs it starts it, on free loopback ports, in a
 temp directory, and the session's end stops it. ``$SAME_SAME_TEST_MILVUS=HOST:PORT``
 points the tests at a server that is already running instead (one Milvus
-standalone per machine: it locks /run/milvus/standalone.pid).
+standalone per machine: it locks /run/milvus/standalone.pid). A second test session on
+the machine shares the server the first one started (its base dir names the owner), and
+only a server whose session was killed is stopped, never a live session's.
 
 Each test gets its own *scope* of namespaces (``?scope=`` in the store URL), so
 tests share the server's collections and never see each other's records, and
@@ -54,17 +56,44 @@ def _wait_ready(address: str, timeout: float = 120) -> None:
             time.sleep(0.5)
 
 
-def _stop_stale_servers() -> None:
-    """Kill Milvus servers a killed test run left behind (their binary lives in a base dir
-    of ours): one would hold the machine's Milvus lock and this run's could not start."""
+OWNER_FILE = "owner.json"
+"""In a server's base dir: the pid of the test session that started it, and its address."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _live_servers() -> Iterator[tuple[int, Path]]:
+    """(pid, base dir) of every Milvus server a test session of ours started."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, ValueError):
+            binary = (proc / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            if f"/{BASE_PREFIX}" in binary and binary.endswith("/bin/milvus"):
+                head, _, rest = binary.partition(f"/{BASE_PREFIX}")
+                yield int(proc.name), Path(f"{head}/{BASE_PREFIX}{rest.split('/')[0]}")
+
+
+def _shared_or_stale() -> str | None:
+    """The address of a server another live test session owns (one Milvus standalone per
+    machine, so this session shares it); servers whose session was killed are stopped."""
+    import json
     import signal
 
-    for proc in Path("/proc").glob("[0-9]*"):
+    for pid, base in _live_servers():
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            owner = json.loads((base / OWNER_FILE).read_text())
+            if int(owner["pid"]) != os.getpid() and _pid_alive(int(owner["pid"])):
+                return str(owner["address"])
         with contextlib.suppress(OSError):
-            command = (proc / "cmdline").read_bytes().split(b"\0")
-            binary = command[0].decode(errors="replace")
-            if f"/{BASE_PREFIX}" in binary and binary.endswith("/bin/milvus"):
-                os.kill(int(proc.name), signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +106,11 @@ def milvus_address() -> Iterator[str]:
         yield given
         return
     milvus = pytest.importorskip("milvus", reason="needs the milvus server package (test extra)")
-    _stop_stale_servers()
+    shared = _shared_or_stale()
+    if shared:
+        _wait_ready(shared)
+        yield shared
+        return
     base = Path(tempfile.mkdtemp(prefix=BASE_PREFIX))
     server = milvus.MilvusServer()
     server.set_base_dir(str(base))
@@ -86,8 +119,9 @@ def milvus_address() -> Iterator[str]:
     # quick. Correctness does not depend on it (the tests pass at 200 ms, only slower).
     server.config.set("proxy.timeTickInterval", 20)
     server.config.set("dataNode.dataSync.skipMode.enable", "false")
-    server.start()
     address = f"127.0.0.1:{server.listen_port}"
+    (base / OWNER_FILE).write_text(f'{{"pid": {os.getpid()}, "address": "{address}"}}')
+    server.start()
     try:
         _wait_ready(address)
         yield address
@@ -125,8 +159,6 @@ def drop_scope(spec: str) -> None:
     with open_store(Path(tempfile.gettempdir()), spec) as store:
         for info in store.list_namespaces():
             store.delete_namespace(info.name)
-
-
 
 
 @contextlib.contextmanager
