@@ -18,6 +18,7 @@ from ..storage import VectorStore, open_store
 from ..vectors import VectorService
 from .auth import APIKeyMiddleware, check_api_key
 from .body_limit import BodySizeLimitMiddleware
+from .docs import install_docs
 from .errors import install_error_handlers
 from .openapi import install_openapi
 from .routes import duplicates, health, media, namespaces, page, search, vectors
@@ -71,6 +72,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         version=__version__,
         description="Self-hosted multimodal search: text and images in one vector space.",
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves both pages with local assets instead of a CDN's
+        redoc_url=None,
         debug=False,  # never put a traceback in a response, even with -d
     )
     # Query models find their local copies and exports in the store's own data directory.
@@ -90,6 +93,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)
     for router in ROUTERS:
         app.include_router(router)
     # Added last = outermost: the key is checked before a body is read.
