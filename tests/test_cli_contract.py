@@ -110,6 +110,7 @@ def test_the_server_exports_query_models_into_its_own_data_dir(
 ) -> None:
     from fastapi.testclient import TestClient
 
+    from same_same.embedders.clip.onnx_backend import FILE_TAGS
     from same_same.server import ServerSettings, create_app
 
     store, default = tmp_path / "S", tmp_path / "default-store"
@@ -126,7 +127,7 @@ def test_the_server_exports_query_models_into_its_own_data_dir(
     with TestClient(create_app(ServerSettings(data_dir=store))) as client:
         answer = client.post("/api/v1/search", json={"text": "a red circle", "limit": 2})
     assert answer.status_code == 200, answer.text
-    assert len(list((store / "onnx").glob("*-int8-*.onnx"))) == 2
+    assert len(list((store / "onnx").glob(f"*-{FILE_TAGS['int8']}-*.onnx"))) == 2
     assert not (default / "onnx").exists()
 
 
