@@ -171,7 +171,8 @@ def test_good_files_stored_bad_files_reported(
             ("bad/corrupt.png", "corrupt image data (broken data stream when reading image file)"),
             ("bad/empty.jpg", "empty file (0 bytes)"),
             ("bad/notes.jpg",
-             "not an image (or not a supported format: JPEG, PNG, GIF, BMP, WebP, TIFF)"),
+             "not an image (or not a supported format: JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF, "
+             "HEIF, camera RAW)"),
             ("bad/truncated.jpg", "truncated (the file ends before the image does)"),
             ("links/broken_link.png", "broken symlink (to missing-target.png)"),
             ("links/pipe.gif", "not a regular file"),
