@@ -84,8 +84,9 @@ def _heif(extension: str, media_type: str) -> ImageFormat:
 
 
 IMAGE_FORMATS: tuple[ImageFormat, ...] = (
-    # MPO is the multi-picture JPEG some cameras write; only its first picture is read.
-    *_pillow("JPEG", (".jpg", ".jpeg", ".jfif"), "image/jpeg", ("JPEG", "MPO"), RANK_CAMERA),
+    # Pillow's JPEG opener also opens MPO, the multi-picture JPEG some cameras write
+    # (its first picture is read).
+    *_pillow("JPEG", (".jpg", ".jpeg", ".jfif"), "image/jpeg", ("JPEG",), RANK_CAMERA),
     *_pillow("PNG", (".png",), "image/png", ("PNG",), RANK_LOSSLESS, animates=True),
     *_pillow("GIF", (".gif",), "image/gif", ("GIF",), RANK_WEB, animates=True),
     *_pillow("WebP", (".webp",), "image/webp", ("WEBP",), RANK_WEB, animates=True),

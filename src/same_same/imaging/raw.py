@@ -95,7 +95,7 @@ def _extract_preview(rawpy: Any, raw: Any) -> Image.Image | None:
         return None
     if thumb.format == rawpy.ThumbFormat.JPEG:
         try:
-            return Image.open(io.BytesIO(thumb.data), formats=("JPEG", "MPO"))
+            return Image.open(io.BytesIO(thumb.data), formats=("JPEG",))
         except Exception:  # noqa: BLE001 - a damaged preview: demosaic instead
             return None
     if thumb.format == rawpy.ThumbFormat.BITMAP:
