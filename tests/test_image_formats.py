@@ -1,7 +1,7 @@
 """The format table (``imaging.formats``) and the decoders it picks, on files made here.
 
 Pillow writes the AVIF, TIFF, GIF and WebP files, pillow-heif the HEIC ones, and
-``raw_fixtures`` the camera RAW ones (synthetic DNGs LibRaw opens, and a RAW file it
+``format_fixtures`` the camera RAW ones (synthetic DNGs LibRaw opens, and a RAW file it
 cannot, with embedded JPEGs: see there why they are synthetic). Nothing is mocked but
 the absence of an extra, which cannot be uninstalled for one test: the module is
 hidden from imports instead.
@@ -9,14 +9,25 @@ hidden from imports instead.
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from raw_fixtures import write_dng, write_unknown_raw
+from format_fixtures import (
+    BLUE,
+    GREEN,
+    RED,
+    close_to,
+    colour_at,
+    scene,
+    write_animation,
+    write_dng,
+    write_unknown_raw,
+)
 from same_same.duplicates.keeper import rank_format
 from same_same.imaging import ImageDecodeError, decode_image, plugins
 from same_same.imaging.decode import read_image_header
@@ -32,33 +43,6 @@ from same_same.sources.images import ImageFolderSource, ImageListSource
 from same_same.thumbnails import guess_image_media_type, render_thumbnail
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-RED, GREEN, BLUE = (220, 30, 30), (30, 200, 60), (40, 60, 220)
-
-
-def scene(colour: tuple[int, int, int], size: tuple[int, int] = (96, 64)) -> Image.Image:
-    """A picture that is not blank: ``colour`` with a white bar across the middle."""
-    image = Image.new("RGB", size, colour)
-    ImageDraw.Draw(image).rectangle((0, size[1] // 2 - 4, size[0], size[1] // 2 + 4), "white")
-    return image
-
-
-def write_animation(path: Path, fmt: str, count: int = 6) -> list[Image.Image]:
-    """An animation whose first frame is blank (a black fade-in), then ``count - 1`` scenes."""
-    colours = [RED, GREEN, BLUE, (200, 200, 30), (30, 200, 200), (200, 30, 200)]
-    frames = [Image.new("RGB", (64, 64), (0, 0, 0))]
-    frames += [scene(colours[i % len(colours)], (64, 64)) for i in range(count - 1)]
-    frames[0].save(path, fmt, save_all=True, append_images=frames[1:], duration=80, loop=0)
-    return frames
-
-
-def colour_at(image: Image.Image, xy: tuple[int, int] = (4, 4)) -> tuple[int, ...]:
-    pixel = image.convert("RGB").getpixel(xy)
-    assert isinstance(pixel, tuple)
-    return pixel
-
-
-def close_to(actual: tuple[int, ...], expected: tuple[int, int, int], slack: int = 24) -> bool:
-    return all(abs(a - e) <= slack for a, e in zip(actual, expected, strict=True))
 
 
 # -- the table and everything that reads it ---------------------------------------------
@@ -125,7 +109,7 @@ def test_avif_heic_and_the_first_page_of_a_tiff_decode(tmp_path: Path) -> None:
         assert (decoded.format, decoded.width, decoded.height, decoded.frames) == (fmt, 96, 64, 1)
         assert close_to(colour_at(decoded.image), colour), (name, colour_at(decoded.image))
         assert read_image_header(tmp_path / name) == (96, 64, 1)
-        thumbnail = Image.open(__import__("io").BytesIO(render_thumbnail(tmp_path / name, 64)))
+        thumbnail = Image.open(io.BytesIO(render_thumbnail(tmp_path / name, 64)))
         assert thumbnail.size == (64, 43) and close_to(colour_at(thumbnail), colour, 32)
 
 
@@ -155,7 +139,7 @@ def test_an_animation_shows_its_first_frame_that_is_not_blank(tmp_path: Path) ->
         # frames 0, 2, 3 and 5 are sampled; frame 0 is blank and left out
         assert len(decoded.samples) == 3 and not any(map(is_blank, decoded.samples))
         assert decode_image(tmp_path / name).samples == []  # only when asked
-        thumbnail = Image.open(__import__("io").BytesIO(render_thumbnail(tmp_path / name, 64)))
+        thumbnail = Image.open(io.BytesIO(render_thumbnail(tmp_path / name, 64)))
         assert close_to(colour_at(thumbnail), RED, 32)
     # a multi-page TIFF is pages, not an animation
     scene(BLUE).save(tmp_path / "pages.tif", save_all=True, append_images=[scene(RED)])

@@ -24,7 +24,13 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .color import convert_to_rgb
 from .errors import ImageDecodeError, TooManyPixelsError
-from .formats import ImageFormat, describe_missing_decoder, find_image_format, list_families
+from .formats import (
+    ImageFormat,
+    describe_missing_decoder,
+    find_extension_format,
+    find_image_format,
+    list_families,
+)
 from .formats import list_pillow_formats as _list_pillow_formats
 from .frames import count_frames, pick_animation_frames
 from .plugins import list_openable_formats
@@ -156,7 +162,7 @@ def decode_image_bytes(
     """
     if not data:
         raise ImageDecodeError("empty file (0 bytes)")
-    entry = find_image_format(extension) if extension else None
+    entry = find_extension_format(extension) if extension else None
     if entry is not None and entry.decoder == "rawpy":
         return _decode_raw(data, min_side, max_side, max_pixels)
     return _decode_stream(

@@ -116,8 +116,12 @@ IMAGE_EXTENSIONS = frozenset(_BY_EXTENSION)
 
 def find_image_format(name: str | os.PathLike[str]) -> ImageFormat | None:
     """The table's row for a file name or path (by its extension, any case), or None."""
-    extension = os.path.splitext(os.fspath(name))[1].lower()
-    return _BY_EXTENSION.get(extension)
+    return find_extension_format(os.path.splitext(os.fspath(name))[1])
+
+
+def find_extension_format(extension: str) -> ImageFormat | None:
+    """The table's row for an extension such as ``".CR2"`` (any case), or None."""
+    return _BY_EXTENSION.get(extension.lower())
 
 
 def has_image_extension(name: str | os.PathLike[str]) -> bool:
@@ -191,6 +195,7 @@ __all__ = [
     "ImageFormat",
     "describe_missing_decoder",
     "describe_supported_formats",
+    "find_extension_format",
     "find_image_format",
     "guess_media_type",
     "has_image_extension",

@@ -1,5 +1,9 @@
-"""Synthetic camera RAW files for the format tests, written byte by byte.
+"""Files of each format for the format tests: scenes, animations and camera RAW files.
 
+``scene`` is a picture that is not blank, ``write_animation`` an animation whose first
+frame is (a black fade-in); Pillow writes them in any of its formats.
+
+Camera RAW files are synthetic, written byte by byte.
 No real camera file exists on this machine, rawpy cannot write one, and no PyPI
 package ships a sample. So ``write_dng`` builds the smallest honest DNG: a
 little-endian TIFF whose raw IFD holds a 16-bit RGGB Bayer mosaic (uncompressed,
@@ -20,7 +24,36 @@ import struct
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
+
+RED, GREEN, BLUE = (220, 30, 30), (30, 200, 60), (40, 60, 220)
+
+
+def scene(colour: tuple[int, int, int], size: tuple[int, int] = (96, 64)) -> Image.Image:
+    """A picture that is not blank: ``colour`` with a white bar across the middle."""
+    image = Image.new("RGB", size, colour)
+    ImageDraw.Draw(image).rectangle((0, size[1] // 2 - 4, size[0], size[1] // 2 + 4), "white")
+    return image
+
+
+def write_animation(path: Path, fmt: str, count: int = 6) -> list[Image.Image]:
+    """An animation whose first frame is blank (a black fade-in), then ``count - 1`` scenes."""
+    colours = [RED, GREEN, BLUE, (200, 200, 30), (30, 200, 200), (200, 30, 200)]
+    frames = [Image.new("RGB", (64, 64), (0, 0, 0))]
+    frames += [scene(colours[i % len(colours)], (64, 64)) for i in range(count - 1)]
+    frames[0].save(path, fmt, save_all=True, append_images=frames[1:], duration=80, loop=0)
+    return frames
+
+
+def colour_at(image: Image.Image, xy: tuple[int, int] = (4, 4)) -> tuple[int, ...]:
+    pixel = image.convert("RGB").getpixel(xy)
+    assert isinstance(pixel, tuple)
+    return pixel
+
+
+def close_to(actual: tuple[int, ...], expected: tuple[int, ...], slack: int = 24) -> bool:
+    return all(abs(a - e) <= slack for a, e in zip(actual, expected, strict=True))
+
 
 _BYTE, _ASCII, _SHORT, _LONG, _RATIONAL, _SRATIONAL = 1, 2, 3, 4, 5, 10
 Tag = tuple[int, int, list[int] | list[tuple[int, int]] | bytes]
