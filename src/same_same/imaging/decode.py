@@ -29,6 +29,7 @@ from .formats import (
     describe_missing_decoder,
     find_extension_format,
     find_image_format,
+    list_animated_pillow_formats,
     list_families,
 )
 from .formats import list_pillow_formats as _list_pillow_formats
@@ -241,15 +242,20 @@ def _decode_stream(
         raise
     except Exception as exc:  # noqa: BLE001 - a bad file must never stop the caller
         raise ImageDecodeError(describe_failure(exc)) from exc
-    if max_side and max(rgb.size) > max_side:
-        rgb = rgb.copy() if rgb is image else rgb
-        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return DecodedImage(rgb, width, height, fmt, frames, sampled)
+    return DecodedImage(_fit(rgb, image, max_side), width, height, fmt, frames, sampled)
 
 
-_ANIMATED_FORMATS = frozenset({"GIF", "WEBP", "PNG"})
+_ANIMATED_FORMATS = frozenset(list_animated_pillow_formats())
 """Pillow formats whose frames are an animation (a multi-page TIFF or an MPO's second
 picture is not one: those give their first picture)."""
+
+
+def _fit(rgb: Image.Image, source: Image.Image, max_side: int | None) -> Image.Image:
+    """``rgb`` shrunk to ``max_side`` (a copy when it is still the decoder's ``source``)."""
+    if max_side and max(rgb.size) > max_side:
+        rgb = rgb.copy() if rgb is source else rgb
+        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return rgb
 
 
 def _upright_rgb(image: Image.Image, orientation: int, min_side: int | None) -> Image.Image:
@@ -286,10 +292,7 @@ def _decode_raw(
         raise
     except Exception as exc:  # noqa: BLE001 - a bad file must never stop the caller
         raise ImageDecodeError(describe_failure(exc)) from exc
-    if max_side and max(rgb.size) > max_side:
-        rgb = rgb.copy() if rgb is image else rgb
-        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return DecodedImage(rgb, width, height, "RAW")
+    return DecodedImage(_fit(rgb, image, max_side), width, height, "RAW")
 
 
 def _reduction(size: tuple[int, int], min_side: int | None) -> int:

@@ -141,6 +141,15 @@ def list_pillow_formats() -> tuple[str, ...]:
     return tuple(names)
 
 
+def list_animated_pillow_formats() -> tuple[str, ...]:
+    """The Pillow formats whose frames are an animation (rows that ``animates``)."""
+    names: dict[str, None] = {}
+    for entry in IMAGE_FORMATS:
+        if entry.animates:
+            names.update(dict.fromkeys(entry.pillow_formats))
+    return tuple(names)
+
+
 def list_families(decoder: Decoder | None = None) -> tuple[str, ...]:
     """Format families in the table's order (those of one decoder when given)."""
     seen: dict[str, None] = {}
@@ -199,6 +208,7 @@ __all__ = [
     "find_image_format",
     "guess_media_type",
     "has_image_extension",
+    "list_animated_pillow_formats",
     "list_families",
     "list_pillow_formats",
     "rank_format",
