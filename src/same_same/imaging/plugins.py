@@ -19,8 +19,11 @@ from .formats import is_decoder_installed, list_pillow_formats
 def list_openable_formats() -> tuple[str, ...]:
     """The table's Pillow formats that this install can open (HEIF with pillow-heif)."""
     if is_decoder_installed("pillow_heif"):
-        from pillow_heif import register_heif_opener
+        try:
+            from pillow_heif import register_heif_opener
 
-        register_heif_opener()
+            register_heif_opener()
+        except ImportError:  # a broken install: HEIC files are "not an image", the rest work
+            pass
     Image.init()
     return tuple(name for name in list_pillow_formats() if name in Image.OPEN)
