@@ -49,6 +49,7 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_the_table_has_one_row_per_extension_each_openable_here() -> None:
+    pytest.importorskip("pillow_heif", reason="needs the [photos] extra")
     extensions = [entry.extension for entry in IMAGE_FORMATS]
     assert len(extensions) == len(set(extensions)) == len(IMAGE_EXTENSIONS)
     assert all(ext.startswith(".") and ext == ext.lower() for ext in extensions)
@@ -98,7 +99,7 @@ def test_media_types_and_the_keeper_ranking_come_from_the_table() -> None:
 
 
 def test_avif_heic_and_the_first_page_of_a_tiff_decode(tmp_path: Path) -> None:
-    import pillow_heif
+    pillow_heif = pytest.importorskip("pillow_heif", reason="needs the [photos] extra")
 
     scene(RED).save(tmp_path / "web.avif", quality=90)
     pillow_heif.from_pillow(scene(GREEN)).save(tmp_path / "phone.HEIC", quality=90)
@@ -114,6 +115,7 @@ def test_avif_heic_and_the_first_page_of_a_tiff_decode(tmp_path: Path) -> None:
 
 
 def test_camera_raw_through_its_preview_a_demosaic_or_an_embedded_jpeg(tmp_path: Path) -> None:
+    pytest.importorskip("rawpy", reason="needs the [photos] extra")
     preview = decode_image(write_dng(tmp_path / "camera.dng", preview=GREEN))
     assert (preview.format, preview.width, preview.height) == ("RAW", 64, 48)
     assert close_to(colour_at(preview.image), GREEN)  # the preview, not the mosaic
@@ -150,7 +152,8 @@ def test_an_animation_shows_its_first_frame_that_is_not_blank(tmp_path: Path) ->
 
 
 def test_broken_files_of_each_new_format_give_one_line_reasons(tmp_path: Path) -> None:
-    import pillow_heif
+    pytest.importorskip("rawpy", reason="needs the [photos] extra")
+    pillow_heif = pytest.importorskip("pillow_heif", reason="needs the [photos] extra")
 
     scene(RED).save(tmp_path / "whole.avif")
     pillow_heif.from_pillow(scene(RED)).save(tmp_path / "whole.heic")
