@@ -47,7 +47,8 @@ from same_same.errors import (  # noqa: E402
     SpaceMismatchError,
     UnsupportedModalityError,
 )
-from same_same.imaging import load_image  # noqa: E402
+from same_same.imaging import decode_image, load_image  # noqa: E402
+from same_same.imaging.frames import ANIMATION_SAMPLES  # noqa: E402
 from same_same.ingest import (  # noqa: E402
     EXIT_SOME_SKIPPED,
     IngestOptions,
@@ -77,6 +78,16 @@ class CountingCLIPEmbedder(CLIPEmbedder):
         self.calls += 1
         self.rows += len(batch)
         return super().embed_preprocessed(batch)
+
+
+def model_rows(collection: Collection) -> int:
+    """Model inputs for the good files: one each, but an animation's sampled frames that
+    are not blank (the real 24-frame GIF gives 4; its vector is their mean, see
+    ``imaging.frames``)."""
+    return sum(
+        len(decode_image(collection.root / name, samples=ANIMATION_SAMPLES).samples) or 1
+        for name in collection.good
+    )
 
 
 @pytest.fixture(scope="module")
@@ -171,7 +182,8 @@ def test_good_files_stored_bad_files_reported(
             ("bad/corrupt.png", "corrupt image data (broken data stream when reading image file)"),
             ("bad/empty.jpg", "empty file (0 bytes)"),
             ("bad/notes.jpg",
-             "not an image (or not a supported format: JPEG, PNG, GIF, BMP, WebP, TIFF)"),
+             "not an image (or not a supported format: JPEG, PNG, GIF, WebP, BMP, TIFF, AVIF, "
+             "HEIF, camera RAW)"),
             ("bad/truncated.jpg", "truncated (the file ends before the image does)"),
             ("links/broken_link.png", "broken symlink (to missing-target.png)"),
             ("links/pipe.gif", "not a regular file"),
@@ -184,7 +196,7 @@ def test_good_files_stored_bad_files_reported(
     assert report.skipped == len(collection.bad) == len(report.problems) == 8
     assert (report.unchanged, report.reused, report.failed) == (0, 0, 0)
     assert report.exit_code == EXIT_SOME_SKIPPED
-    assert clip.rows == len(collection.good)
+    assert clip.rows == model_rows(collection)
     assert store.count(NS) == len(collection.good)
 
     stored = records_by_path(store)
@@ -198,8 +210,12 @@ def test_good_files_stored_bad_files_reported(
         assert record.id == derive_image_id(str(path.resolve()))
         assert (record.metadata["width"], record.metadata["height"]) == case.size
         # the stored vector is the model's vector of the correctly decoded picture
-        # (test_imaging checks those pixels); big JPEGs were decoded at reduced scale
-        reference = clip.embed_images([load_image(path)])[0]
+        # (test_imaging checks those pixels); big JPEGs were decoded at reduced scale;
+        # an animation's is the mean of its sampled frames' (test_format_ingest)
+        decoded = decode_image(path, samples=ANIMATION_SAMPLES)
+        reference = clip.embed_images(decoded.samples or [load_image(path)]).mean(axis=0)
+        reference /= np.linalg.norm(reference)
+        assert record.metadata.get("frames", 1) == decoded.frames, name
         similarity = float(record.vector @ reference)
         drafted = path.suffix == ".jpg" and min(case.size) >= 2 * 64  # tiny model: 64 px
         assert similarity > (0.995 if drafted else 0.9999), (name, similarity)
@@ -428,7 +444,7 @@ def test_dry_run_decodes_and_embeds_but_writes_nothing(
     report, lines = ingest(store, clip, f"images:{collection.root}", dry_run=True)
     assert report.dry_run and report.stored == len(collection.good)
     assert len(lines) == report.skipped == 8  # bad files are found by decoding them
-    assert clip.rows == len(collection.good)  # as a real run would, model problems included
+    assert clip.rows == model_rows(collection)  # as a real run would, model problems included
     assert store.list_namespaces() == []
 
 

@@ -90,14 +90,15 @@ def test_extensions_in_any_case_and_nothing_else(tmp_path: Path) -> None:
                       ("e.BMP", "BMP"), ("f.WebP", "WEBP")]:
         Image.new("RGB", (4, 4)).save(tmp_path / name, fmt)
     (tmp_path / "notes.txt").write_text("not an image")
-    Image.new("RGB", (4, 4)).save(tmp_path / "scan.tif")  # a TIFF is not picked by a walk
+    Image.new("RGB", (4, 4)).save(tmp_path / "scan.TIF")  # TIFF is in the format table
+    Image.new("RGB", (4, 4)).save(tmp_path / "sprite.tga")  # Targa is not: never walked
     (tmp_path / "jpg").mkdir()  # a folder named like an extension
     items = good_items(ImageFolderSource(tmp_path))
     assert [item.metadata["filename"] for item in items] == [
-        "a.JPG", "b.Jpeg", "c.PNG", "d.gif", "e.BMP", "f.WebP",
+        "a.JPG", "b.Jpeg", "c.PNG", "d.gif", "e.BMP", "f.WebP", "scan.TIF",
     ]
     assert [item.metadata["extension"] for item in items] == [
-        ".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp",
+        ".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif",
     ]
 
 

@@ -46,14 +46,6 @@ _JPEG_QUALITY = 82
 _ABSOLUTE_PATH_KEY = "abs_path"
 _ESCAPED_BYTE = re.compile(r"\\x([0-9a-f]{2})")
 
-_EXTRA_MEDIA_TYPES = {
-    ".webp": "image/webp",
-    ".avif": "image/avif",
-    ".heic": "image/heic",
-    ".heif": "image/heif",
-    ".jfif": "image/jpeg",
-}
-
 
 class NoImageError(NotFoundError):
     """The record exists but is not an image (a text record)."""
@@ -157,9 +149,12 @@ def restore_undecodable_path(path: Path) -> Path:
 
 
 def guess_image_media_type(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in _EXTRA_MEDIA_TYPES:
-        return _EXTRA_MEDIA_TYPES[suffix]
+    """The media type of an image file: the format table's, else the platform's guess."""
+    from .imaging.formats import guess_media_type
+
+    known = guess_media_type(path.name)
+    if known:
+        return known
     guessed, _ = mimetypes.guess_type(path.name)
     return guessed if guessed and guessed.startswith("image/") else "application/octet-stream"
 

@@ -3,9 +3,10 @@
 The keeper is the copy most likely to be the original, judged from metadata alone:
 
 1. the most pixels (``width`` x ``height``): copies are made smaller, rarely larger;
-2. the original format: a camera's raw file, then a lossless or camera format (TIFF,
-   PNG, HEIC, BMP), then JPEG (what cameras and phones write), then WebP, GIF and the
-   rest (what sharing and the web re-encode to); among equals, a file name without a
+2. the original format (``imaging.formats.rank_format``, from the format table): a
+   camera's raw file, then a lossless or camera format (TIFF, PNG, HEIC, BMP), then
+   JPEG (what cameras and phones write), then WebP, AVIF, GIF and the rest (what
+   sharing and the web re-encode to); among equals, a file name without a
    copy suffix ("IMG_1 copy.jpg", "IMG_1 (1).jpg", "IMG_1 - Copy 2.jpg");
 3. the biggest file (``bytes``): at equal pixels and format, less compression;
 4. the shortest id, then the smallest id: any tie ends the same way every time.
@@ -19,27 +20,11 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-RAW_EXTENSIONS = frozenset(
-    {".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf", ".orf", ".rw2", ".pef", ".srw", ".raw"}
-)
-LOSSLESS_EXTENSIONS = frozenset({".tif", ".tiff", ".png", ".heic", ".heif", ".bmp"})
-CAMERA_EXTENSIONS = frozenset({".jpg", ".jpeg"})
+from ..imaging.formats import rank_format
 
 _COPY_SUFFIX = re.compile(
     r"(?:[\s._-]*(?:copy|kopie|copie|copia)(?:[\s._-]*\d+)?|\s*\(\d+\))$", re.IGNORECASE
 )
-
-
-def rank_format(extension: str) -> int:
-    """Higher is more original: raw 3, lossless 2, JPEG 1, anything else 0."""
-    extension = extension.lower()
-    if extension in RAW_EXTENSIONS:
-        return 3
-    if extension in LOSSLESS_EXTENSIONS:
-        return 2
-    if extension in CAMERA_EXTENSIONS:
-        return 1
-    return 0
 
 
 def has_copy_suffix(filename: str) -> bool:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .decode import MAX_IMAGE_PIXELS, describe_failure, read_image_size
+from .decode import MAX_IMAGE_PIXELS, describe_failure
 from .errors import ImageDecodeError
 from .prepare import (
     MAX_ASPECT_RATIO,
@@ -37,6 +37,7 @@ from .prepare import (
     Preprocess,
     hash_bytes,
     prepare_image_bytes,
+    prepare_known_file,
 )
 
 PreprocessTensors = Callable[[Sequence[Any]], Any]
@@ -103,12 +104,15 @@ class DeviceJpegDecoder:
             raise ImageDecodeError(describe_failure(exc)) from exc
         digest = hash_bytes(data)
         if digest in known_hashes:
-            width, height = read_image_size(path)
-            return PreparedImage(digest, len(data), width, height, known=True)
+            return prepare_known_file(path, digest, len(data))
         size = device_decodable_size(data)
         if size is None:
             return prepare_image_bytes(
-                data, digest, preprocess=self.preprocess, min_side=self.min_side
+                data,
+                digest,
+                preprocess=self.preprocess,
+                min_side=self.min_side,
+                extension=os.path.splitext(path)[1],
             )
         return DeferredJpeg(digest, len(data), size[0], size[1], data=data)
 

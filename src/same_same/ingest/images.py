@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -142,6 +142,7 @@ class ImageRun:
             mtime=job.mtime,
             sha256=prepared.sha256,
         )
+        describe_animation(job.file.metadata, prepared.frames)
         return Ready(job.file, prepared.sha256, prepared)
 
     def prepare_file(self, file: SourceFile, known_hashes: AbstractSet[str]) -> PreparedImage:
@@ -286,6 +287,12 @@ class ImageRun:
         self.report.pruned = len(gone)
         for record_id in gone:
             self.log.say(f"pruned {self.stored[record_id].metadata.get('abs_path', record_id)}")
+
+
+def describe_animation(metadata: dict[str, Any], frames: int) -> None:
+    """``frames`` and ``animated: true`` for an animation; a still image has neither."""
+    if frames > 1:
+        metadata.update(frames=frames, animated=True)
 
 
 def ingest_images(

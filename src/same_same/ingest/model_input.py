@@ -17,6 +17,7 @@ from ..embedders import ImageEmbedder
 from ..embedders.clip.preprocess import PreprocessConfig, preprocess_image
 from ..errors import MissingDependencyError
 from ..imaging import ImageDecodeError
+from ..imaging.frames import ANIMATION_SAMPLES
 from ..imaging.gpu_decode import DeviceJpegDecoder
 from ..imaging.prepare import PreparedImage, Preprocess, prepare_image_file
 from .options import GPU_DECODE_AUTO, GPU_DECODE_OFF
@@ -111,9 +112,29 @@ class ModelInput:
         return self.device_decoder.finish(prepared)
 
     def embed(self, prepared: Sequence[PreparedImage]) -> np.ndarray:
+        """One vector per file; an animation's is the mean of its sampled frames'."""
         pixels = [p.pixels for p in prepared if p.pixels is not None]
         assert len(pixels) == len(prepared), "every file was preprocessed"
-        return self.embedder.embed_preprocessed(np.stack(pixels))
+        if all(item.ndim == 3 for item in pixels):
+            return self.embedder.embed_preprocessed(np.stack(pixels))
+        counts = [1 if item.ndim == 3 else len(item) for item in pixels]
+        rows = np.concatenate([item[np.newaxis] if item.ndim == 3 else item for item in pixels])
+        return average_frames(self.embedder.embed_preprocessed(rows), counts)
+
+
+def average_frames(vectors: np.ndarray, counts: Sequence[int]) -> np.ndarray:
+    """One unit-length row per file from ``counts[i]`` consecutive rows of frame vectors.
+
+    The mean of unit vectors is shorter than one (the more the frames differ, the
+    shorter); made unit length again it scores like any other record's vector. A
+    mean that comes out zero is left so: ingest refuses unusable vectors.
+    """
+    ends = np.cumsum(counts)
+    means = np.stack(
+        [vectors[end - count : end].mean(axis=0) for end, count in zip(ends, counts, strict=True)]
+    )
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    return (means / np.where(norms > 0, norms, 1.0)).astype(vectors.dtype, copy=False)
 
 
 def prepare_for_model(
@@ -121,11 +142,18 @@ def prepare_for_model(
     preprocess: Preprocess,
     min_side: int,
     known_hashes: AbstractSet[str],
+    samples: int = ANIMATION_SAMPLES,
 ) -> PreparedImage:
-    """Read, hash, decode and preprocess one file with PIL; any failure is an ImageDecodeError."""
+    """Read, hash, decode and preprocess one file with PIL; any failure is an ImageDecodeError.
+
+    ``samples``: frames of an animation preprocessed (see ``imaging.frames``)."""
     try:
         return prepare_image_file(
-            path, preprocess=preprocess, min_side=min_side, known_hashes=known_hashes
+            path,
+            preprocess=preprocess,
+            min_side=min_side,
+            known_hashes=known_hashes,
+            samples=samples,
         )
     except ImageDecodeError:
         raise

@@ -34,7 +34,7 @@ from ..storage import VectorStore
 from .batching import sample_stream
 from .common import unusable_rows
 from .image_plan import Job, Outcome, Ready, Skip
-from .images import ImageRun
+from .images import ImageRun, describe_animation
 from .options import IngestOptions
 from .progress import Progress
 from .ray_cluster import (
@@ -63,9 +63,7 @@ class RayRun(ImageRun):
     def start_warm_up(self) -> None:
         """The driver loads no model: the actors have theirs."""
 
-    def embed(
-        self, todo: list[Ready]
-    ) -> tuple[dict[str, np.ndarray], dict[str, str], set[str]]:
+    def embed(self, todo: list[Ready]) -> tuple[dict[str, np.ndarray], dict[str, str], set[str]]:
         from_cluster = [ready for ready in todo if ready.sha256 in self.arrived]
         # Content whose stored copy vanished since planning: embedded here, as locally.
         here = [ready for ready in todo if ready.sha256 not in self.arrived]
@@ -94,6 +92,7 @@ class RayRun(ImageRun):
                 mtime=job.mtime,
                 sha256=sha256,
             )
+            describe_animation(job.file.metadata, int(batch["frames"][row]))
             if batch["has_vector"][row]:
                 self.arrived[sha256] = np.asarray(batch["vector"][row], dtype=np.float32)
             outcomes.append(Ready(job.file, sha256))

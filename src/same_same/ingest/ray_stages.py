@@ -26,7 +26,7 @@ from .ray_options import EmbedderRecipe
 
 Batch = dict[str, np.ndarray]
 
-FACT_COLUMNS = ("index", "sha256", "width", "height", "bytes", "reason")
+FACT_COLUMNS = ("index", "sha256", "width", "height", "bytes", "frames", "reason")
 """What the driver needs of each file, besides its vector."""
 
 
@@ -36,6 +36,8 @@ class FilePreparer:
 
     A file whose hash is in ``known_hashes`` (stored before the run) is not decoded:
     the driver reuses the stored vector. A bad file gets its reason, never an error.
+    Pixels travel in a fixed shape, so an animation is embedded from its first frame
+    that is not blank here, not from the mean of sampled frames as in a local ingest.
     """
 
     preprocess: Preprocess
@@ -51,14 +53,23 @@ class FilePreparer:
         for row, raw_path in enumerate(batch["path"]):
             try:
                 prepared = prepare_for_model(
-                    Path(os.fsdecode(bytes(raw_path))), self.preprocess, self.min_side,
+                    Path(os.fsdecode(bytes(raw_path))),
+                    self.preprocess,
+                    self.min_side,
                     self.known_hashes,
+                    samples=1,
                 )
             except ImageDecodeError as exc:
-                _add_facts(facts, "", 0, 0, 0, exc.reason)
+                _add_facts(facts, "", 0, 0, 0, 1, exc.reason)
                 continue
             _add_facts(
-                facts, prepared.sha256, prepared.width, prepared.height, prepared.size_bytes, ""
+                facts,
+                prepared.sha256,
+                prepared.width,
+                prepared.height,
+                prepared.size_bytes,
+                prepared.frames,
+                "",
             )
             if prepared.pixels is not None:
                 pixels[row] = prepared.pixels
@@ -80,8 +91,7 @@ class EmbeddingActor:
             raise UnsupportedModalityError(f"embedder {embedder.name!r} embeds text only")
         if embedder.space != space:
             raise SpaceMismatchError(
-                f"the cluster built {embedder.space.describe()}, "
-                f"the driver {space.describe()}",
+                f"the cluster built {embedder.space.describe()}, the driver {space.describe()}",
                 hint="give the same model files and settings on every node",
             )
         embedder.load()
@@ -101,9 +111,16 @@ class EmbeddingActor:
 
 
 def _add_facts(
-    facts: dict[str, list[Any]], sha256: str, width: int, height: int, size: int, reason: str
+    facts: dict[str, list[Any]],
+    sha256: str,
+    width: int,
+    height: int,
+    size: int,
+    frames: int,
+    reason: str,
 ) -> None:
-    for name, value in zip(FACT_COLUMNS[1:], (sha256, width, height, size, reason), strict=True):
+    values = (sha256, width, height, size, frames, reason)
+    for name, value in zip(FACT_COLUMNS[1:], values, strict=True):
         facts[name].append(value)
 
 
@@ -113,5 +130,6 @@ def _fact_arrays(facts: dict[str, list[Any]]) -> Batch:
         "width": np.asarray(facts["width"], dtype=np.int64),
         "height": np.asarray(facts["height"], dtype=np.int64),
         "bytes": np.asarray(facts["bytes"], dtype=np.int64),
+        "frames": np.asarray(facts["frames"], dtype=np.int64),
         "reason": np.asarray(facts["reason"], dtype=object),
     }

@@ -1,6 +1,9 @@
 """Image sources: a folder of images (``images:DIR``) or a list file (``image-list:FILE``).
 
-Sources only find files; the image pipeline reads and decodes them. Each item's id
+Sources only find files; the image pipeline reads and decodes them. A folder walk
+takes the files whose extension is in ``imaging.formats.IMAGE_FORMATS``; a list file
+names its files, so each listed file is read whatever its extension (the decoder
+goes by the same table, and by the content for an extension it does not list). Each item's id
 comes from the file's resolved absolute path, so ingesting the same files again
 updates their records in place. Entries that can never be read (broken or looping
 symlinks, FIFOs, unreadable folders, missing list entries) come out as ``BadItem``s
@@ -25,10 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SourceError
-from .base import BadItem, Source, SourceItem
 
-IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp"})
-"""What a folder walk picks up, in any letter case."""
+# What a folder walk picks up: the extensions of the one format table.
+from ..imaging.formats import IMAGE_EXTENSIONS as IMAGE_EXTENSIONS
+from ..imaging.formats import has_image_extension
+from .base import BadItem, Source, SourceItem
 
 
 def derive_image_id(real_path: str) -> str:
@@ -39,10 +43,6 @@ def derive_image_id(real_path: str) -> str:
 def format_path(path: str) -> str:
     """``path`` as printable UTF-8: bytes that are not UTF-8 become ``\\xNN``."""
     return os.fsencode(path).decode("utf-8", "backslashreplace")
-
-
-def has_image_extension(name: str) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
 def describe_os_error(exc: OSError) -> str:
