@@ -11,6 +11,7 @@ from ..config import DATA_DIR_ENV, DEFAULT_NAMESPACE
 from ..embedders import DEFAULT_EMBEDDER
 from ..ingest.options import GPU_DECODE_AUTO, GPU_DECODE_CHOICES
 from ..storage import STORE_ENV
+from ..watch.options import DEFAULT_SETTLE_SECONDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -170,5 +171,31 @@ def image_decode_options(func: F) -> F:
         type=click.IntRange(0, 256),
         default=None,
         help="images: decoding workers (default: one per core).",
+    )(func)
+    return func
+
+
+def watch_timing_options(func: F) -> F:
+    """``--poll`` and ``--settle``: how a watch hears of changes and when it reads a file
+    (``watch``, ``serve --watch``)."""
+    func = click.option(
+        "--settle",
+        "settle_seconds",
+        type=click.FloatRange(min=0),
+        default=DEFAULT_SETTLE_SECONDS,
+        show_default=True,
+        metavar="SECONDS",
+        help="watch: read a changed file once its size and mtime stayed the same this long "
+        "(and, with inotify, its writer closed it).",
+    )(func)
+    func = click.option(
+        "--poll",
+        "poll_seconds",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        metavar="SECONDS",
+        help="watch: look for changes every SECONDS instead of being told by the kernel "
+        "(inotify): for network shares (NFS, SMB), where changes made elsewhere raise no "
+        "events.",
     )(func)
     return func

@@ -23,6 +23,7 @@ from .options import (
     namespace_option,
     recursive_option,
     store_option,
+    watch_timing_options,
 )
 
 
@@ -62,25 +63,7 @@ def stopped_by_signals(stop: Callable[[], None]) -> Iterator[None]:
 @recursive_option
 @model_options
 @image_decode_options
-@click.option(
-    "--poll",
-    "poll_seconds",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    metavar="SECONDS",
-    help="Look for changes every SECONDS instead of being told by the kernel (inotify): "
-    "for network shares (NFS, SMB), where changes made elsewhere raise no events.",
-)
-@click.option(
-    "--settle",
-    "settle_seconds",
-    type=click.FloatRange(min=0),
-    default=1.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Read a changed file once its size and mtime stayed the same this long "
-    "(and, with inotify, its writer closed it).",
-)
+@watch_timing_options
 @click.option("-q", "--quiet", is_flag=True, help="No model loading messages.")
 def watch_command(
     source: str,

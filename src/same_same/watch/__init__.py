@@ -14,6 +14,7 @@ from __future__ import annotations
 from ..errors import SourceError
 from ..sources import SourceOptions, open_source
 from ..sources.images import ImageFolderSource
+from .background import BackgroundWatches, WatchRequest
 from .changes import Change, ChangeKind
 from .options import WatchOptions
 from .watcher import FolderWatcher
@@ -30,4 +31,12 @@ def open_watched_folder(spec: str, recursive: bool = True) -> ImageFolderSource:
     return source
 
 
-__all__ = ["Change", "ChangeKind", "FolderWatcher", "WatchOptions", "open_watched_folder"]
+__all__ = [
+    "BackgroundWatches",
+    "Change",
+    "ChangeKind",
+    "FolderWatcher",
+    "WatchOptions",
+    "WatchRequest",
+    "open_watched_folder",
+]

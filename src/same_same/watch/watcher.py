@@ -80,6 +80,7 @@ class FolderWatcher:
         self.events.start()  # before the full pass: nothing that happens during it is missed
         try:
             self._tell(self.syncer.full_pass())
+            self._say_caught_up()
             self.ready.set()
             while not self._stop.is_set():
                 self.debouncer.wait(IDLE_TICK_SECONDS if self.debouncer.has_pending() else 5.0)
@@ -112,6 +113,15 @@ class FolderWatcher:
         except SameSameError as error:
             self.stream.write(f"warning: relevance not calibrated: {error}\n")
             self.stream.flush()
+
+    def _say_caught_up(self) -> None:
+        info = self.store.find_namespace(self.options.namespace)
+        count = info.count if info is not None else 0
+        self.stream.write(
+            f"caught up with {self.folder.describe()}: {count} records in namespace "
+            f"{self.options.namespace!r}; watching for changes\n"
+        )
+        self.stream.flush()
 
     def _tell(self, changes: list[Change]) -> None:
         for change in changes:
