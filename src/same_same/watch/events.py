@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Protocol
 
-from ..errors import MissingDependencyError
+from ..errors import MissingDependencyError, SourceError
+from ..sources.images import format_path
 
 if TYPE_CHECKING:
     from watchdog.events import FileSystemEvent
@@ -125,6 +126,7 @@ class WatchdogSource:
         else:
             self.observer = PollingObserver(timeout=poll_seconds)
         self.polling = poll_seconds is not None
+        self.folder = folder
         self.observer.schedule(Handler(), folder, recursive=recursive)
 
     @property
@@ -136,7 +138,13 @@ class WatchdogSource:
         return not self.polling and isinstance(self.observer, InotifyObserver)
 
     def start(self) -> None:
-        self.observer.start()
+        try:
+            self.observer.start()
+        except OSError as exc:  # inotify's limits (ENOSPC: max_user_watches), a folder gone
+            raise SourceError(
+                f"cannot watch {format_path(self.folder)}: {exc.strerror or exc}",
+                hint="raise fs.inotify.max_user_watches (sysctl), or watch with --poll SECONDS",
+            ) from None
 
     def stop(self) -> None:
         self.observer.stop()

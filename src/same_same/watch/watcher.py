@@ -21,9 +21,11 @@ from ..sources.images import ImageFolderSource, has_image_extension
 from ..storage import VectorStore
 from .changes import Change
 from .debounce import Debouncer
-from .events import EventSource, WatchdogSource
+from .events import EventKind, EventSource, FileEvent, WatchdogSource
 from .options import WatchOptions
 from .sync import FolderSyncer
+
+FOLDER_KINDS = frozenset({EventKind.FOLDER_ARRIVED, EventKind.FOLDER_GONE})
 
 IDLE_TICK_SECONDS = 0.25
 """How often pending files are looked at again while some wait to settle."""
@@ -57,10 +59,10 @@ class FolderWatcher:
         )
         if event_source is None:
             self.events: EventSource = WatchdogSource(
-                folder.root, options.recursive, options.poll_seconds, self.debouncer.note
+                folder.root, options.recursive, options.poll_seconds, self._note
             )
         else:
-            self.events = event_source(self.debouncer.note)
+            self.events = event_source(self._note)
         self.debouncer.tells_closes = self.events.tells_closes
         self._stop = threading.Event()
         self.ready = threading.Event()
@@ -113,6 +115,12 @@ class FolderWatcher:
         except SameSameError as error:
             self.stream.write(f"warning: relevance not calibrated: {error}\n")
             self.stream.flush()
+
+    def _note(self, event: FileEvent) -> None:
+        """Events of files the walk passes over (not an image name: a download's temporary
+        file, a sidecar) are dropped here, so they never cost a pass."""
+        if event.kind in FOLDER_KINDS or has_image_extension(event.path):
+            self.debouncer.note(event)
 
     def _say_caught_up(self) -> None:
         info = self.store.find_namespace(self.options.namespace)
