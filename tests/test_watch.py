@@ -319,3 +319,26 @@ def test_watch_refuses_what_it_cannot_watch_in_one_line(tmp_path: Path) -> None:
         assert done.returncode != 0, (args, done.stderr)
         assert expected in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr
+
+
+def test_a_stop_during_the_first_pass_keeps_what_it_committed_and_the_next_start_finishes(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "photos"
+    data_dir = tmp_path / "store"
+    folder.mkdir()
+    photos = write_photos(folder, {f"p{index:02d}.jpg": 100 + index for index in range(40)})
+    with watching(folder, data_dir, "--batch-size", "2") as watch:
+        wait_until("a first batch committed", lambda: stored(data_dir), watch)
+        watch.process.send_signal(signal.SIGTERM)  # most likely mid-pass; either way is fine
+        assert watch.process.wait(timeout=DEADLINE_S) == 0, watch.log()
+        assert watch.lines()[-1] == "stopped watching"
+    kept = stored(data_dir)
+    assert 1 <= len(kept) <= len(photos)
+    with watching(folder, data_dir, log_name="again.log") as watch:
+        watch.wait_for_caught_up(len(photos))
+        added = [line for line in watch.lines() if line.startswith("added ")]
+        assert len(added) == len(photos) - len(kept)  # only what the first run had not stored
+    assert {path: record.content_hash for path, record in stored(data_dir).items()} == {
+        name: sha256(data) for name, data in photos.items()
+    }

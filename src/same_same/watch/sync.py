@@ -25,12 +25,19 @@ from .changes import Change, RecordState, describe_changes, state_of
 from .options import WatchOptions
 
 
+def never() -> bool:
+    return False
+
+
 class SelectedFiles(ImageSource):
     """Some files of a watched folder, as the folder's walk would give them."""
 
-    def __init__(self, folder: ImageFolderSource, paths: Iterable[str]) -> None:
+    def __init__(
+        self, folder: ImageFolderSource, paths: Iterable[str], stopping: Callable[[], bool] = never
+    ) -> None:
         self.folder = folder
         self.paths = sorted(paths)
+        self.stopping = stopping
 
     def describe(self) -> str:
         return self.folder.describe()
@@ -43,6 +50,8 @@ class SelectedFiles(ImageSource):
 
     def items(self) -> Iterator[SourceItem | BadItem]:
         for path in self.paths:
+            if self.stopping():
+                return
             item = self.folder.item_for(path)
             if item is not None:
                 yield item
@@ -51,9 +60,15 @@ class SelectedFiles(ImageSource):
 class FolderExcept(ImageSource):
     """The folder's walk without some files (still being written: read later)."""
 
-    def __init__(self, folder: ImageFolderSource, left_out: Iterable[str]) -> None:
+    def __init__(
+        self,
+        folder: ImageFolderSource,
+        left_out: Iterable[str],
+        stopping: Callable[[], bool] = never,
+    ) -> None:
         self.folder = folder
         self.left_out = {os.path.abspath(path) for path in left_out}
+        self.stopping = stopping
 
     def describe(self) -> str:
         return self.folder.describe()
@@ -66,6 +81,8 @@ class FolderExcept(ImageSource):
 
     def items(self) -> Iterator[SourceItem | BadItem]:
         for item in self.folder.items():
+            if self.stopping():
+                return
             if isinstance(item, SourceItem) and item.path is not None:
                 if os.path.abspath(item.path) in self.left_out:
                     continue
@@ -83,6 +100,7 @@ class FolderSyncer:
         options: WatchOptions,
         stream: TextIO,
         after_change: Callable[[], None] | None = None,
+        stopping: Callable[[], bool] = never,
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -91,6 +109,10 @@ class FolderSyncer:
         self.stream = stream
         self.after_change = after_change
         """Called after a pass that changed something (to refresh the calibration)."""
+        self.stopping = stopping
+        """True once the watch stops: a pass then reads no further file and ends with the
+        batch in flight committed (prune deletes only records of files that are gone, so a
+        full pass cut short removes nothing it should keep)."""
         self.shown = folder.shown
 
     @property
@@ -100,7 +122,7 @@ class FolderSyncer:
     def full_pass(self, left_out: Iterable[str] = ()) -> list[Change]:
         """Ingest the whole folder with prune; ``left_out``: files not to read yet."""
         before = self._states_all()
-        source = FolderExcept(self.folder, left_out)
+        source = FolderExcept(self.folder, left_out, self.stopping)
         self._ingest(source, prune=True)
         return self._finish(before, self._states_all())
 
@@ -111,7 +133,7 @@ class FolderSyncer:
         ids = self._ids_of([*present, *missing])
         before = self._states_of(ids)
         if present:
-            self._ingest(SelectedFiles(self.folder, present), prune=False)
+            self._ingest(SelectedFiles(self.folder, present, self.stopping), prune=False)
         self._delete_gone(missing)
         return self._finish(before, self._states_of(ids))
 

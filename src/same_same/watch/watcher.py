@@ -3,8 +3,9 @@
 ``FolderWatcher.run`` starts the event source, makes a full pass (catching up on
 what happened while nothing watched), then applies each batch the debouncer lets
 through, telling each change on ``stream``, until ``stop`` is called (from a signal
-handler or another thread). A pass in progress finishes first: each of its batches
-is committed whole, so even a kill loses nothing committed.
+handler or another thread). A pass in progress then reads no further file and
+commits its batch in flight; the next start goes on from there. Each batch is
+committed whole, so even a kill loses nothing committed.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class FolderWatcher:
         stream: TextIO | None = None,
         on_change: Callable[[Change], None] | None = None,
         after_change: Callable[[], None] | None = None,
-        event_source: Callable[[Callable[..., None]], EventSource] | None = None,
+        event_source: Callable[[Callable[[FileEvent], None]], EventSource] | None = None,
     ) -> None:
         self.folder = folder
         self.options = options
@@ -51,8 +52,15 @@ class FolderWatcher:
         self.on_change = on_change or self._print_change
         self.store = store
         self.embedder = embedder
+        self._stop = threading.Event()
         self.syncer = FolderSyncer(
-            store, embedder, folder, options, self.stream, after_change or self.refresh_calibration
+            store,
+            embedder,
+            folder,
+            options,
+            self.stream,
+            after_change or self.refresh_calibration,
+            stopping=self._stop.is_set,
         )
         self.debouncer = Debouncer(
             settle=options.settle_seconds, tells_closes=False, list_folder=self._list_folder
@@ -64,12 +72,12 @@ class FolderWatcher:
         else:
             self.events = event_source(self._note)
         self.debouncer.tells_closes = self.events.tells_closes
-        self._stop = threading.Event()
         self.ready = threading.Event()
         """Set once the first full pass is done and changes are being applied."""
 
     def stop(self) -> None:
-        """Ask ``run`` to return after the pass in progress (any thread, a signal handler)."""
+        """Ask ``run`` to return (any thread, a signal handler): a pass in progress reads no
+        further file and commits the batch in flight first."""
         self._stop.set()
         self.debouncer.wake()
 
@@ -82,6 +90,8 @@ class FolderWatcher:
         self.events.start()  # before the full pass: nothing that happens during it is missed
         try:
             self._tell(self.syncer.full_pass())
+            if self._stop.is_set():
+                return  # cut short: the next start goes on from what was committed
             self._say_caught_up()
             self.ready.set()
             while not self._stop.is_set():
