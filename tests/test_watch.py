@@ -307,7 +307,7 @@ def test_watch_refuses_what_it_cannot_watch_in_one_line(tmp_path: Path) -> None:
     for args, expected in [
         (["watch", "-e", "clip", "demo"], "error: only a folder can be watched, not demo"),
         (["watch", "-e", "clip", f"images:{tmp_path}/missing"], "error: no such folder"),
-        (["watch", f"images:{folder}"], "holds images; embed them with -e clip"),
+        (["watch", "-e", "local", f"images:{folder}"], "holds images; embed them with -e clip"),
         (["watch", "-e", "clip", "--poll", "0", f"images:{folder}"], "Invalid value for '--poll'"),
         (
             ["serve", "--watch", f"images:{folder}", "-e", "clip", "--workers", "2"],

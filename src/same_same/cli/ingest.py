@@ -91,7 +91,7 @@ def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
 
 @click.command("ingest", cls=IngestCommand)
 @click.argument("source")
-@embedder_option
+@embedder_option()
 @namespace_option()
 @data_dir_option
 @store_option

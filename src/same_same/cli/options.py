@@ -59,16 +59,17 @@ class BooleanValueCommand(click.Command):
 EMBEDDER_ENV = "SAME_SAME_EMBEDDER"
 
 
-def embedder_option(func: F) -> F:
-    """``-e/--embedder``: which embedder makes the vectors (``ingest``, ``watch``)."""
+def embedder_option(default: str = DEFAULT_EMBEDDER) -> Callable[[F], F]:
+    """``-e/--embedder``: which embedder makes the vectors (``ingest``; ``watch`` and
+    ``serve --watch`` default to clip, since a watched folder holds images)."""
     return click.option(
         "-e",
         "--embedder",
         envvar=EMBEDDER_ENV,
-        default=DEFAULT_EMBEDDER,
+        default=default,
         show_default=True,
         help=f"Embedder by name: local, clip, minilm [env {EMBEDDER_ENV}].",
-    )(func)
+    )
 
 
 def data_dir_option(func: F) -> F:

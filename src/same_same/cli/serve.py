@@ -55,7 +55,7 @@ from .options import (
     help="Keep this folder in sync while serving, as `same-same watch` does (repeatable; "
     "with -e clip, -n and the model options).",
 )
-@embedder_option
+@embedder_option(default="clip")
 @namespace_option(help_text="--watch: the namespace the folders are kept in.")
 @model_options
 @watch_timing_options

@@ -55,7 +55,7 @@ def stopped_by_signals(stop: Callable[[], None]) -> Iterator[None]:
 
 @click.command("watch")
 @click.argument("source")
-@embedder_option
+@embedder_option(default="clip")
 @namespace_option()
 @data_dir_option
 @store_option
