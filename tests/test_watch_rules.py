@@ -4,8 +4,14 @@ a clock and a stat function), so nothing here waits or depends on the machine's 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import pytest
+
+from conftest import run_cli
+from relevance_fixtures import tiny_model_args
 from same_same.watch.changes import Change, ChangeKind, RecordState, describe_changes
 from same_same.watch.debounce import MAX_HOLD_SECONDS, Debouncer, Signature
 from same_same.watch.events import EventKind, FileEvent
@@ -184,3 +190,19 @@ def test_a_copy_of_a_file_that_stays_is_added_not_moved() -> None:
     before = {"a": state("h1", "p/a.jpg")}
     after = {"a": state("h1", "p/a.jpg"), "b": state("h1", "p/b.jpg")}
     assert describe_changes(before, after) == [Change(ChangeKind.ADDED, "p/b.jpg")]
+
+
+def test_without_the_watch_extra_both_commands_say_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # watchdog is installed here; None in sys.modules makes its import fail as if it were not
+    monkeypatch.setitem(sys.modules, "watchdog", None)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for command in (["serve", "--watch"], ["watch"]):
+        done = run_cli(*command, f"images:{folder}", *tiny_model_args(), data_dir=tmp_path / "s")
+        assert done.returncode == 1, done.stderr
+        name = "serve --watch" if command[0] == "serve" else "watch"
+        assert done.stderr == (
+            f"error: same-same {name} needs the [watch] extra (pip install 'same-same[watch]')\n"
+        )

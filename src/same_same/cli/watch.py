@@ -94,7 +94,9 @@ def watch_command(
     nothing committed, and the next start catches up.
     """
     from ..watch import FolderWatcher, WatchOptions, open_watched_folder
+    from ..watch.events import require_watchdog
 
+    require_watchdog()  # before a model is even named
     folder = open_watched_folder(source, recursive=recursive)
     store_dir = resolve_data_dir(data_dir)
     embedder_options = EmbedderOptions(

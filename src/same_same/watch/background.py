@@ -51,7 +51,10 @@ class BackgroundWatches:
 
     def __init__(self, requests: tuple[WatchRequest, ...], stream: TextIO | None = None) -> None:
         from . import open_watched_folder
+        from .events import require_watchdog
 
+        if requests:
+            require_watchdog("same-same serve --watch")  # before serving, not in a thread
         self.stream = stream if stream is not None else sys.stderr
         self._prepared: list[_Prepared] = []
         for request in requests:

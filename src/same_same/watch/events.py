@@ -99,6 +99,14 @@ def translate_event(event: FileSystemEvent) -> list[FileEvent]:
     return []  # attribute changes: the content is what is embedded
 
 
+def require_watchdog(feature: str = "same-same watch") -> None:
+    """MissingDependencyError (with the pip command) unless watchdog is installed."""
+    try:
+        import watchdog  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError(feature, "watch") from None
+
+
 class WatchdogSource:
     """watchdog's native observer (inotify on Linux), or its polling one every ``poll`` s."""
 
