@@ -17,6 +17,7 @@ from .ingest import ingest_command
 from .inspect import namespaces_command
 from .search import search_command
 from .serve import serve_command
+from .watch import watch_command
 
 DEBUG_ENV = "SAME_SAME_DEBUG"
 
@@ -97,6 +98,7 @@ def cli() -> None:
 cli.add_command(ingest_command)
 cli.add_command(search_command)
 cli.add_command(serve_command)
+cli.add_command(watch_command)
 cli.add_command(namespaces_command)
 cli.add_command(duplicates_command)
 

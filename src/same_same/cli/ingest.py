@@ -11,7 +11,6 @@ import click
 from ..config import resolve_data_dir
 from ..embedder_cache import EmbedderCache
 from ..embedders import (
-    DEFAULT_EMBEDDER,
     Embedder,
     EmbedderOptions,
     create_embedder,
@@ -25,21 +24,22 @@ from ..errors import (
     StoreError,
 )
 from ..ingest import IngestOptions, Progress, run_ingest
-from ..ingest.options import GPU_DECODE_AUTO, GPU_DECODE_CHOICES
 from ..ingest.ray_options import EmbedderRecipe, RayOptions
 from ..sources import SourceOptions, open_source
 from ..storage import VectorStore, open_store
 from .options import (
     BooleanValueCommand,
+    batch_size_option,
     data_dir_option,
+    embedder_option,
+    image_decode_options,
     json_option,
     model_options,
     namespace_option,
+    recursive_option,
     store_option,
 )
 from .ray_option import normalize_ray_flag
-
-EMBEDDER_ENV = "SAME_SAME_EMBEDDER"
 
 
 class IngestCommand(BooleanValueCommand):
@@ -91,24 +91,11 @@ def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
 
 @click.command("ingest", cls=IngestCommand)
 @click.argument("source")
-@click.option(
-    "-e",
-    "--embedder",
-    envvar=EMBEDDER_ENV,
-    default=DEFAULT_EMBEDDER,
-    show_default=True,
-    help=f"Embedder by name: local, clip, minilm [env {EMBEDDER_ENV}].",
-)
+@embedder_option()
 @namespace_option()
 @data_dir_option
 @store_option
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 4096),
-    default=None,
-    help="Items per model batch and per committed transaction "
-    "[default: 32; clip: 16 on CPU, 128 on a GPU].",
-)
+@batch_size_option
 @click.option(
     "--sample", type=click.IntRange(1), default=None, help="Ingest a random sample of N items."
 )
@@ -122,29 +109,10 @@ def split_columns(values: tuple[str, ...]) -> tuple[str, ...]:
     multiple=True,
     help="CSV/JSON: keep only these fields as metadata (repeat or comma-separate).",
 )
-@click.option(
-    "-r",
-    "--recursive/--no-recursive",
-    default=True,
-    help="images: also scan subfolders [default: recursive; --recursive=false, -r=false "
-    "or --no-recursive to stay in the top folder].",
-)
+@recursive_option
 @click.option("--prune", is_flag=True, help="images: remove records of files that are gone.")
 @model_options
-@click.option(
-    "--workers",
-    type=click.IntRange(0, 256),
-    default=None,
-    help="images: decoding workers (default: one per core).",
-)
-@click.option(
-    "--gpu-decode",
-    type=click.Choice(GPU_DECODE_CHOICES),
-    default=GPU_DECODE_AUTO,
-    show_default=True,
-    help="images: decode JPEGs in batches on the model's CUDA GPU (auto: when it runs on one; "
-    "on: also with torchvision on a CPU; off: always with PIL).",
-)
+@image_decode_options
 @click.option(
     "--ray",
     "ray_address",

@@ -8,7 +8,10 @@ from typing import Any, TypeVar
 import click
 
 from ..config import DATA_DIR_ENV, DEFAULT_NAMESPACE
+from ..embedders import DEFAULT_EMBEDDER
+from ..ingest.options import GPU_DECODE_AUTO, GPU_DECODE_CHOICES
 from ..storage import STORE_ENV
+from ..watch.options import DEFAULT_SETTLE_SECONDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +54,22 @@ class BooleanValueCommand(click.Command):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         return super().parse_args(ctx, normalize_boolean_values(args, self.boolean_flags))
+
+
+EMBEDDER_ENV = "SAME_SAME_EMBEDDER"
+
+
+def embedder_option(default: str = DEFAULT_EMBEDDER) -> Callable[[F], F]:
+    """``-e/--embedder``: which embedder makes the vectors (``ingest``; ``watch`` and
+    ``serve --watch`` default to clip, since a watched folder holds images)."""
+    return click.option(
+        "-e",
+        "--embedder",
+        envvar=EMBEDDER_ENV,
+        default=default,
+        show_default=True,
+        help=f"Embedder by name: local, clip, minilm [env {EMBEDDER_ENV}].",
+    )
 
 
 def data_dir_option(func: F) -> F:
@@ -114,5 +133,70 @@ def model_options(func: F) -> F:
         default=None,
         help="clip: architecture (ViT-B-32), hf-hub: name or model config JSON "
         "[env SAME_SAME_CLIP_MODEL].",
+    )(func)
+    return func
+
+
+def batch_size_option(func: F) -> F:
+    return click.option(
+        "--batch-size",
+        type=click.IntRange(1, 4096),
+        default=None,
+        help="Items per model batch and per committed transaction "
+        "[default: 32; clip: 16 on CPU, 128 on a GPU].",
+    )(func)
+
+
+def recursive_option(func: F) -> F:
+    return click.option(
+        "-r",
+        "--recursive/--no-recursive",
+        default=True,
+        help="images: also scan subfolders [default: recursive; --recursive=false, -r=false "
+        "or --no-recursive to stay in the top folder].",
+    )(func)
+
+
+def image_decode_options(func: F) -> F:
+    """``--workers`` and ``--gpu-decode``: how image files are decoded (``ingest``, ``watch``)."""
+    func = click.option(
+        "--gpu-decode",
+        type=click.Choice(GPU_DECODE_CHOICES),
+        default=GPU_DECODE_AUTO,
+        show_default=True,
+        help="images: decode JPEGs in batches on the model's CUDA GPU (auto: when it runs on "
+        "one; on: also with torchvision on a CPU; off: always with PIL).",
+    )(func)
+    func = click.option(
+        "--workers",
+        type=click.IntRange(0, 256),
+        default=None,
+        help="images: decoding workers (default: one per core).",
+    )(func)
+    return func
+
+
+def watch_timing_options(func: F) -> F:
+    """``--poll`` and ``--settle``: how a watch hears of changes and when it reads a file
+    (``watch``, ``serve --watch``)."""
+    func = click.option(
+        "--settle",
+        "settle_seconds",
+        type=click.FloatRange(min=0),
+        default=DEFAULT_SETTLE_SECONDS,
+        show_default=True,
+        metavar="SECONDS",
+        help="watch: read a changed file once its size and mtime stayed the same this long "
+        "(and, with inotify, its writer closed it).",
+    )(func)
+    func = click.option(
+        "--poll",
+        "poll_seconds",
+        type=click.FloatRange(min=0, min_open=True),
+        default=None,
+        metavar="SECONDS",
+        help="watch: look for changes every SECONDS instead of being told by the kernel "
+        "(inotify): for network shares (NFS, SMB), where changes made elsewhere raise no "
+        "events.",
     )(func)
     return func

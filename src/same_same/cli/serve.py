@@ -7,7 +7,15 @@ import os
 import click
 
 from ..config import API_KEY_ENV, resolve_data_dir
-from .options import data_dir_option, store_option
+from ..embedders import EmbedderOptions
+from .options import (
+    data_dir_option,
+    embedder_option,
+    model_options,
+    namespace_option,
+    store_option,
+    watch_timing_options,
+)
 
 
 @click.command("serve")
@@ -39,6 +47,18 @@ from .options import data_dir_option, store_option
 @click.option("--access-log", is_flag=True, help="Log one line per request.")
 @data_dir_option
 @store_option
+@click.option(
+    "--watch",
+    "watch_folders",
+    multiple=True,
+    metavar="images:DIR",
+    help="Keep this folder in sync while serving, as `same-same watch` does (repeatable; "
+    "with -e clip, -n and the model options).",
+)
+@embedder_option(default="clip")
+@namespace_option(help_text="--watch: the namespace the folders are kept in.")
+@model_options
+@watch_timing_options
 def serve_command(
     addr: str,
     debug: bool,
@@ -47,19 +67,51 @@ def serve_command(
     access_log: bool,
     data_dir: str | None,
     store_spec: str | None,
+    watch_folders: tuple[str, ...],
+    embedder: str,
+    namespace: str,
+    clip_model: str | None,
+    clip_pretrain: str | None,
+    device: str,
+    backend: str | None,
+    poll_seconds: float | None,
+    settle_seconds: float,
 ) -> None:
-    """Serve the REST API (/api/v1/...) and the search page (/)."""
+    """Serve the REST API (/api/v1/...) and the search page (/).
+
+    With --watch images:DIR (and -e clip), the server also keeps that folder in sync,
+    as `same-same watch` does, in a thread of its own.
+    """
+    from ..ingest import IngestOptions
     from ..server import ServeOptions, ServerSettings, parse_addr, serve
     from ..server.auth import check_api_key
+    from ..watch import WatchOptions, WatchRequest
 
     if api_key is None and API_KEY_ENV in os.environ:  # click reads an empty variable as unset
         api_key = os.environ[API_KEY_ENV]
     host, port = parse_addr(addr)
     options = ServeOptions(host=host, port=port, workers=workers, access_log=access_log)
+    store_dir = resolve_data_dir(data_dir)
+    embedder_options = EmbedderOptions(
+        model=clip_model,
+        pretrained=clip_pretrain,
+        device=device,
+        backend=backend,
+        data_dir=store_dir,
+    )
+    watch_options = WatchOptions(
+        ingest=IngestOptions(namespace=namespace),
+        poll_seconds=poll_seconds,
+        settle_seconds=settle_seconds,
+    )
     settings = ServerSettings(
-        data_dir=resolve_data_dir(data_dir),
+        data_dir=store_dir,
         api_key=check_api_key(api_key),
         debug=debug,
         store=store_spec,
+        watches=tuple(
+            WatchRequest(folder, embedder, embedder_options, watch_options)
+            for folder in watch_folders
+        ),
     )
     serve(settings, options)

@@ -12,10 +12,12 @@ from fastapi import APIRouter, FastAPI
 
 from .. import __version__
 from ..embedder_cache import EmbedderCache
+from ..errors import ReadOnlyStoreError
 from ..imaging.query import QueryImageDecoder
 from ..search import SearchService
 from ..storage import VectorStore, open_store
 from ..vectors import VectorService
+from ..watch.background import BackgroundWatches
 from .auth import APIKeyMiddleware, check_api_key
 from .body_limit import BodySizeLimitMiddleware
 from .docs import install_docs
@@ -54,7 +56,15 @@ def close_store(store: VectorStore) -> None:
 def create_app(settings: ServerSettings) -> FastAPI:
     """Open the store in ``settings.data_dir`` and build the app that serves it."""
     api_key = check_api_key(settings.api_key)  # before the store is opened: nothing to close
+    # folders and models of --watch are checked before the store is opened, too
+    watches = BackgroundWatches(settings.watches) if settings.watches else None
     store = open_store(Path(settings.data_dir), settings.store)
+    if watches is not None and getattr(store, "read_only", False):
+        close_store(store)
+        raise ReadOnlyStoreError(
+            "the store is read-only: --watch could store nothing",
+            hint="serve without --watch, or as a user who can write the data directory",
+        )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +73,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
                 "the store in %s is read-only: searches work, writes are refused (403)",
                 settings.data_dir,
             )
+        if watches is not None:
+            watches.start(store)  # writes through this store: searches see them at once
         yield
+        if watches is not None:
+            watches.stop()  # before the store closes: a pass in progress commits first
         app.state.search_runner.close()
         close_store(store)
 

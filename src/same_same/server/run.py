@@ -74,6 +74,11 @@ def serve(settings: ServerSettings, options: ServeOptions | None = None) -> None
     level = logging.DEBUG if settings.debug else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s: %(name)s: %(message)s")
     processes = options.processes
+    if settings.watches and processes > 1:
+        raise InvalidInputError(
+            f"--watch runs in the server process; it cannot with --workers {options.workers}",
+            hint="serve with --workers 1, or run `same-same watch` beside the server",
+        )
     if processes == 1:
         app: FastAPI | AppFactory = create_app(settings)
     else:

@@ -10,6 +10,7 @@ from ..embedder_cache import DEFAULT_QUERY_CACHE_SIZE
 from ..embedders import EmbedderOptions
 from ..errors import InvalidInputError
 from ..imaging.query import DEFAULT_QUERY_DECODES, QUERY_MAX_PIXELS
+from ..watch.background import WatchRequest
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -30,6 +31,8 @@ class ServerSettings:
     """Bigger query images are refused (400); ingest has its own, higher limit."""
     query_image_decodes: int = DEFAULT_QUERY_DECODES
     """How many query images are decoded at once; further requests wait for a turn."""
+    watches: tuple[WatchRequest, ...] = ()
+    """Folders kept in sync by threads of the server process (``serve --watch``)."""
 
     def __post_init__(self) -> None:
         for name in ("query_image_max_pixels", "query_image_decodes"):

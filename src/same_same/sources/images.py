@@ -122,6 +122,34 @@ class ImageFolderSource(ImageSource):
             return False
         return self.recursive or "/" not in abs_path[len(prefix) :]
 
+    def item_for(self, path: str) -> SourceItem | BadItem | None:
+        """The item the walk gives for the file at ``path`` (a path under the folder, as
+        given or absolute), without walking; None for what the walk passes over (not an
+        image name, outside the folder, in a subfolder of a non-recursive source)."""
+        absolute = os.path.abspath(os.path.expanduser(path))
+        rel = os.path.relpath(absolute, os.path.abspath(self.root))
+        if rel == "." or rel.startswith(".." + os.sep) or rel == "..":
+            return None
+        if not self.recursive and os.sep in rel:
+            return None
+        name = os.path.basename(rel)
+        if not has_image_extension(name):
+            return None
+        location = format_path(os.path.join(self.shown, rel))
+        try:
+            info = os.stat(absolute)
+        except OSError as exc:
+            return BadItem(location, describe_os_error(exc))
+        if not stat.S_ISREG(info.st_mode):
+            is_link = os.path.islink(absolute)
+            return BadItem(location, _describe_not_a_file(absolute, is_link))
+        return SourceItem(
+            location=location,
+            id=derive_image_id(os.path.realpath(absolute)),
+            path=Path(os.path.join(self.root, rel)),
+            metadata=_image_metadata(name, rel, os.path.join(self.real_root, rel)),
+        )
+
     def _walk(
         self,
         folder: str,
