@@ -17,12 +17,14 @@ import json
 import os
 import tarfile
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import __version__
+from ..embedders.clip.weights import first_line
 from ..errors import InvalidInputError
 from .contents import ModelContents, gather_model
 from .install import (
@@ -120,7 +122,7 @@ def import_bundle(path: Path, options: BundleOptions = BundleOptions()) -> Impor
     except FileNotFoundError:
         raise InvalidInputError(f"no such bundle: {path}") from None
     except (OSError, tarfile.TarError) as exc:
-        raise _refused(path, f"not a tar file ({exc})") from exc
+        raise _refused(path, "not a tar file") from exc
     with tar, staging_folder(models_dir(options.data_dir)) as staging:
         try:
             manifest, members = _read_members(tar, path)
@@ -129,7 +131,7 @@ def import_bundle(path: Path, options: BundleOptions = BundleOptions()) -> Impor
                 options.say(f"checking {member.name} ({format_size(member.size)})")
                 _extract_checked(tar, member, expected[member.name], staging / member.name, path)
         except (OSError, tarfile.TarError, EOFError) as exc:
-            raise _refused(path, f"truncated or unreadable ({exc})") from exc
+            raise _refused(path, f"truncated or unreadable ({first_line(exc)})") from exc
         model, pretrained = manifest["model"], manifest["pretrained"]
         model_files = [
             entry[len(MODEL_PREFIX) :] for entry in expected if entry.startswith(MODEL_PREFIX)
@@ -199,7 +201,7 @@ def _parse_manifest(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -
     try:
         data = json.loads(handle.read() if handle else b"")
     except ValueError as exc:
-        raise _refused(path, f"its manifest is not JSON ({exc})") from exc
+        raise _refused(path, f"its manifest is not JSON ({first_line(exc)})") from exc
     if not isinstance(data, dict) or data.get("format") != BUNDLE_FORMAT:
         raise _refused(path, "its manifest is not a same-same model bundle's")
     if data.get("version") != BUNDLE_VERSION:
@@ -280,6 +282,7 @@ def _add(tar: tarfile.TarFile, name: str, source: Path | bytes) -> None:
     info = tarfile.TarInfo(name)
     info.size = _size(source)
     info.mode = 0o644
+    info.mtime = int(time.time())
     if isinstance(source, bytes):
         tar.addfile(info, io.BytesIO(source))
         return
