@@ -304,3 +304,35 @@ def test_export_refuses_what_has_no_name_or_no_weights(tmp_path: Path) -> None:
     assert not (tmp_path / "b.tar").exists()
     done = run_cli("models", "import", str(tmp_path / "nothing.tar"), data_dir=tmp_path)
     assert done.returncode == 1 and "no such bundle" in done.stderr
+
+
+def test_exported_onnx_files_travel_with_the_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Each machine keeps its own DATA_DIR/onnx here (the session's shared folder is unset)."""
+    pytest.importorskip("onnxruntime", reason="needs the [onnx] extra")
+    from same_same.embedders.clip.onnx_backend import ensure_exported, onnx_file
+    from same_same.embedders.clip.runner import BackendSettings
+
+    monkeypatch.delenv("SAME_SAME_ONNX_DIR", raising=False)
+    online, offline = tmp_path / "online", tmp_path / "offline"
+    ensure_exported(resolve_model_choice(TINY, None, data_dir=online), online / "onnx", "fp32")
+    bundle = tmp_path / "tiny.tar"
+    assert run_cli("models", "export", TINY, "-o", str(bundle), data_dir=online).returncode == 0
+    with tarfile.open(bundle) as tar:
+        assert {"onnx/fp32-image.onnx", "onnx/fp32-text.onnx"} <= set(tar.getnames())
+
+    assert run_cli("models", "import", str(bundle), data_dir=offline).returncode == 0
+    choice = resolve_model_choice(TINY, None, data_dir=offline)
+    onnx_dir = BackendSettings(data_dir=offline).onnx_dir
+    assert onnx_dir == offline / "onnx"
+    for tower in ("image", "text"):
+        assert onnx_file(choice, onnx_dir, "fp32", tower).is_file()
+    capfd.readouterr()
+    paths = [str(p) for p, _, _ in write_image_folder(tmp_path / "pics", 2, seed=3)]
+    onnx = CLIPEmbedder(TINY, device="cpu", backend="onnx", data_dir=offline)
+    reference = CLIPEmbedder(TINY, device="cpu", backend="torch", data_dir=online)
+    np.testing.assert_allclose(
+        onnx.embed_images(paths), reference.embed_images(paths), rtol=0, atol=1e-4
+    )
+    assert "exporting" not in capfd.readouterr().err  # the bundle's files were used

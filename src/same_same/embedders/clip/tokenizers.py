@@ -13,11 +13,12 @@ network probed once, and an unreachable hub fails at once, in one line that name
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
 
-from ...errors import ModelUnavailableError
+from ...errors import MissingDependencyError, ModelUnavailableError
 from .names import LOCAL_DIR_PREFIX, ModelChoice
 from .weights import can_reach, find_cached_hub_file, hub_endpoint, is_offline_mode
 
@@ -94,6 +95,8 @@ def load_clip_tokenizer(choice: ModelChoice, models_folder: Path | None = None) 
     tokenizer_name = hub_tokenizer_name(model_cfg)
     if not tokenizer_name:
         return open_clip.get_tokenizer(name)
+    if importlib.util.find_spec("transformers") is None:
+        raise MissingDependencyError(f"the tokenizer {tokenizer_name}", "hf-tokenizers")
     if folder is not None and has_tokenizer_files(folder):
         return open_clip.get_tokenizer(name)  # open_clip reads a local-dir's own files
     local = find_local_tokenizer(tokenizer_name, models_folder)
