@@ -336,3 +336,34 @@ def test_exported_onnx_files_travel_with_the_bundle(
         onnx.embed_images(paths), reference.embed_images(paths), rtol=0, atol=1e-4
     )
     assert "exporting" not in capfd.readouterr().err  # the bundle's files were used
+
+
+def test_a_pretrained_tag_is_bundled_with_what_its_weights_need(
+    tmp_path: Path, empty_hub_cache: Path
+) -> None:
+    """ViT-B-32/openai from the Hugging Face cache (stand-in bytes: only the bundle's
+    layout is tested): its config says QuickGELU and OpenAI's normalisation, which the
+    tag implies but the architecture's config does not."""
+    snapshot = empty_hub_cache / "models--timm--vit_base_patch32_clip_224.openai"
+    (snapshot / "snapshots" / "c0ffee").mkdir(parents=True)
+    (snapshot / "snapshots" / "c0ffee" / "open_clip_pytorch_model.bin").write_bytes(b"stand-in")
+    (snapshot / "refs").mkdir()
+    (snapshot / "refs" / "main").write_text("c0ffee")
+    bundle = tmp_path / "vit.tar"
+    done = run_cli("models", "export", "ViT-B-32", "openai", "-o", str(bundle), data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with tarfile.open(bundle) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        config = json.loads(tar.extractfile("model/open_clip_config.json").read())  # type: ignore[union-attr]
+    assert (manifest["model"], manifest["pretrained"], manifest["embed_dim"]) == (
+        "ViT-B-32", "openai", 512)  # fmt: skip
+    paths = {entry["path"]: entry for entry in manifest["files"]}
+    assert paths["model/open_clip_pytorch_model.bin"]["size"] == len(b"stand-in")
+    assert config["model_cfg"]["quick_gelu"] is True
+    assert config["preprocess_cfg"]["mean"] == [0.48145466, 0.4578275, 0.40821073]
+
+    offline = tmp_path / "offline"
+    assert run_cli("models", "import", str(bundle), data_dir=offline).returncode == 0
+    choice = resolve_model_choice("ViT-B-32", "openai", data_dir=offline)
+    assert choice.open_clip_name.startswith(LOCAL_DIR_PREFIX + str(offline.resolve()))
+    assert (choice.model, choice.pretrained, choice.embed_dim) == ("ViT-B-32", "openai", 512)
