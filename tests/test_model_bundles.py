@@ -200,6 +200,12 @@ def test_links_and_hostile_model_names_are_refused(tmp_path: Path) -> None:
     _assert_refused(run_cli("models", "import", str(bundle), data_dir=offline), offline, "name")
     assert not (tmp_path / "escape").exists()
 
+    bundle = tmp_path / "weightless.tar"
+    _bundle_with(bundle, [config], _manifest("Weightless", ["model/open_clip_config.json"]))
+    done = run_cli("models", "import", str(bundle), data_dir=offline)
+    _assert_refused(done, offline, "no weights")
+    assert not (offline / "models" / "Weightless").exists()
+
 
 def test_hub_style_model_round_trip_with_its_tokenizer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

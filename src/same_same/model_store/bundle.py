@@ -42,6 +42,7 @@ MODEL_PREFIX = "model/"
 ONNX_PREFIX = "onnx/"
 CHUNK = 1 << 20
 MAX_MANIFEST_BYTES = 1 << 20
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pth")
 
 Say = Callable[[str], None]
 
@@ -232,8 +233,11 @@ def _parse_manifest(tar: tarfile.TarFile, member: tarfile.TarInfo, path: Path) -
     except InvalidInputError as exc:
         raise _refused(path, exc.message) from None
     data["tokenizer"] = tokenizer
-    if MODEL_PREFIX + "open_clip_config.json" not in [entry["path"] for entry in files or []]:
+    listed = [str(entry["path"]) for entry in files or []]
+    if MODEL_PREFIX + "open_clip_config.json" not in listed:
         raise _refused(path, "it has no model/open_clip_config.json")
+    if not any(name.startswith(MODEL_PREFIX) and name.endswith(WEIGHT_SUFFIXES) for name in listed):
+        raise _refused(path, "it has no weights (model/*.safetensors, .bin or .pth)")
     return data
 
 
