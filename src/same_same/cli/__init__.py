@@ -15,6 +15,7 @@ from .duplicates import duplicates_command
 from .evaluate import eval_command
 from .ingest import ingest_command
 from .inspect import namespaces_command
+from .models import models_command
 from .search import search_command
 from .serve import serve_command
 from .watch import watch_command
@@ -101,6 +102,7 @@ cli.add_command(serve_command)
 cli.add_command(watch_command)
 cli.add_command(namespaces_command)
 cli.add_command(duplicates_command)
+cli.add_command(models_command)
 
 cli.add_command(demo_command)
 cli.add_command(eval_command)

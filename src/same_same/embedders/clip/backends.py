@@ -85,7 +85,8 @@ def _load_torch(choice: ModelChoice, settings: BackendSettings) -> CLIPBackend:
     from .device import resolve_device
     from .torch_backend import load_torch_clip
 
-    return load_torch_clip(choice, resolve_device(settings.device), settings.batch_size)
+    device = resolve_device(settings.device)
+    return load_torch_clip(choice, device, settings.batch_size, settings.models_folder)
 
 
 def _load_onnx(choice: ModelChoice, settings: BackendSettings) -> CLIPBackend:

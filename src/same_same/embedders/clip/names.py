@@ -8,10 +8,10 @@ Accepted models:
 * a path to an open_clip model config ``.json`` (a custom architecture),
 * ``same-same-tiny-clip``, the small model bundled with same-same.
 
-A named model and tag (``ViT-L-14`` / ``laion2b_s34b_b79k``) is first looked up in the
-local model folders, ``$SAME_SAME_MODELS_DIR/<model>/<tag>/`` (default: ``models/`` in
-the data directory), holding ``open_clip_config.json`` and the weights as the hub's
-open_clip repositories lay them out. Air-gapped machines copy weights there once and
+A named model and tag (``ViT-L-14`` / ``laion2b_s34b_b79k``), a hub model and the tiny
+model are first looked up in the models folder (``model_folders``:
+``$SAME_SAME_MODELS_DIR/<model>/<tag>/``, default ``models/`` in the data directory),
+which ``same-same models import`` fills. Air-gapped machines import a bundle once and
 then run every command unchanged; the namespace still records the name and tag.
 
 Accepted weights (for names and config files): an open_clip pretrained tag of that
@@ -34,18 +34,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ...config import default_data_dir
 from ...errors import InvalidInputError, ModelUnavailableError, UnknownNameError
+from .model_folders import HF_HUB_PREFIX, RANDOM_WEIGHTS, find_local_model
 from .preprocess import PreprocessConfig
 from .weights import HUB_CONFIG_NAME, HUB_SAFE_WEIGHTS_NAME, HUB_WEIGHTS_NAME, fetch_hub_file
 
 DEFAULT_MODEL = "ViT-B-32"
 DEFAULT_PRETRAINED = "openai"
-RANDOM_WEIGHTS = ("none", "random")
 BUNDLED_WEIGHTS = "bundled"
 TINY_MODEL_NAME = "same-same-tiny-clip"
-MODELS_DIR_ENV = "SAME_SAME_MODELS_DIR"
-HF_HUB_PREFIX = "hf-hub:"
 LOCAL_DIR_PREFIX = "local-dir:"
 # shown when a model name is unknown and nothing close to it exists
 POPULAR_MODELS = ("ViT-B-32", "ViT-B-16", "ViT-L-14", "ViT-H-14", "RN50", "convnext_base_w")
@@ -103,23 +100,6 @@ def default_pretrained_for(model: str) -> str:
     return BUNDLED_WEIGHTS if model.strip() == TINY_MODEL_NAME else DEFAULT_PRETRAINED
 
 
-def models_dir(data_dir: Path | None = None) -> Path:
-    """Where local copies of named models live: ``$SAME_SAME_MODELS_DIR``, else
-    ``models`` in ``data_dir`` (None: the default data directory)."""
-    env = os.environ.get(MODELS_DIR_ENV)
-    if env:
-        return Path(env).expanduser()
-    return (data_dir if data_dir is not None else default_data_dir()) / "models"
-
-
-def find_local_model(model: str, pretrained: str, data_dir: Path | None = None) -> Path | None:
-    """``models_dir(data_dir)/<model>/<tag>/`` when it holds an open_clip model, else None."""
-    if not pretrained or pretrained in RANDOM_WEIGHTS or Path(pretrained).name != pretrained:
-        return None
-    folder = models_dir(data_dir) / model.replace("/", "-") / pretrained
-    return folder if (folder / HUB_CONFIG_NAME).is_file() else None
-
-
 def resolve_model_choice(
     model: str,
     pretrained: str | None = None,
@@ -135,6 +115,12 @@ def resolve_model_choice(
     """
     model = (model or DEFAULT_MODEL).strip()
     pretrained = (pretrained or "").strip() or default_pretrained_for(model)
+    local = find_local_model(model, pretrained, data_dir)
+    if local is not None:
+        choice = _choose_model_dir(local, keep_prefix=False)
+        if model.startswith(HF_HUB_PREFIX):
+            return replace(choice, model=f"{HF_HUB_PREFIX}{model[len(HF_HUB_PREFIX) :].strip('/')}")
+        return replace(choice, model=model.replace("/", "-"), pretrained=pretrained)
     if model == TINY_MODEL_NAME:
         return _choose_tiny_model(pretrained)
     if model.startswith(HF_HUB_PREFIX):
@@ -146,10 +132,6 @@ def resolve_model_choice(
         return _choose_model_dir(path, keep_prefix=False)
     if path.suffix.lower() == ".json" or path.is_file():
         return _choose_config_file(path, pretrained)
-    local = find_local_model(model, pretrained, data_dir)
-    if local is not None:
-        choice = _choose_model_dir(local, keep_prefix=False)
-        return replace(choice, model=model.replace("/", "-"), pretrained=pretrained)
     if cache_dir is None:
         return _choose_builtin(model, pretrained)
     return _choose_builtin_cached(model, pretrained, cache_dir)

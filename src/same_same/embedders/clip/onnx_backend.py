@@ -126,8 +126,10 @@ class OnnxCLIP:
         device: str,
         providers: list[Any],
         threads: int,
+        models_folder: Path | None = None,
     ) -> None:
         self.choice = choice
+        self.models_folder = models_folder
         self.files = files
         self.device = device
         self.providers = providers
@@ -197,9 +199,9 @@ class OnnxCLIP:
 
     def _tokenize(self, texts: list[str]) -> Any:
         if self._tokenizer is None:
-            import open_clip
+            from .tokenizers import load_clip_tokenizer
 
-            self._tokenizer = open_clip.get_tokenizer(self.choice.open_clip_name)
+            self._tokenizer = load_clip_tokenizer(self.choice, self.models_folder)
         tokens = self._tokenizer(texts)
         return tokens.numpy() if hasattr(tokens, "numpy") else tokens
 
@@ -224,7 +226,7 @@ def load_onnx_clip(choice: ModelChoice, settings: BackendSettings, precision: st
         loaded = _LOADED.get(key)
         if loaded is None:
             ensure_exported(choice, cache_dir, precision)
-            loaded = OnnxCLIP(choice, files, device, providers, threads)
+            loaded = OnnxCLIP(choice, files, device, providers, threads, settings.models_folder)
             _LOADED[key] = loaded
         return loaded
 

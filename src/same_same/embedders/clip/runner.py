@@ -45,6 +45,13 @@ class BackendSettings:
 
         return default_data_dir() / ONNX_FOLDER
 
+    @property
+    def models_folder(self) -> Path:
+        """Local model copies and imported tokenizers (``names.models_dir``)."""
+        from .model_folders import models_dir
+
+        return models_dir(self.data_dir)
+
 
 class CLIPBackend(Protocol):
     """A loaded CLIP model: token-free inputs in, raw (unnormalised) float32 features out.

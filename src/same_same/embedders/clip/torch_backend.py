@@ -10,6 +10,7 @@ import functools
 import logging
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from .names import ModelChoice
 from .preprocess import PreprocessConfig
 from .staging import HostStaging
 from .text import encode_text_tokens
+from .tokenizers import load_clip_tokenizer
 from .weights import (
     HUB_SAFE_WEIGHTS_NAME,
     HUB_WEIGHTS_NAME,
@@ -88,23 +90,34 @@ _LOADED: dict[tuple[str, ...], TorchCLIP] = {}
 _LOAD_LOCK = threading.Lock()
 
 
-def load_torch_clip(choice: ModelChoice, device: str, batch_size: int = 32) -> TorchCLIP:
-    """The model of ``choice`` on ``device``, built on first use and then shared."""
+def load_torch_clip(
+    choice: ModelChoice, device: str, batch_size: int = 32, models_folder: Path | None = None
+) -> TorchCLIP:
+    """The model of ``choice`` on ``device``, built on first use and then shared.
+
+    ``models_folder``: where imported tokenizers are looked for (``tokenizers``)."""
     key = (*choice.identity, device)
     with _LOAD_LOCK:
         loaded = _LOADED.get(key)
         if loaded is None:
-            loaded = _build(choice, device, batch_size)
+            loaded = _build(choice, device, batch_size, models_folder)
             _LOADED[key] = loaded
         return loaded
 
 
 def build_torch_clip(choice: ModelChoice, device: str = "cpu") -> TorchCLIP:
-    """A fresh model of ``choice``, not shared and not kept (e.g. for an ONNX export)."""
-    return _build(choice, device, batch_size=1)
+    """A fresh model of ``choice``, not shared and not kept, without a tokenizer (for an
+    ONNX export, which needs the towers only)."""
+    return _build(choice, device, batch_size=1, models_folder=None, with_tokenizer=False)
 
 
-def _build(choice: ModelChoice, device: str, batch_size: int) -> TorchCLIP:
+def _build(
+    choice: ModelChoice,
+    device: str,
+    batch_size: int,
+    models_folder: Path | None,
+    with_tokenizer: bool = True,
+) -> TorchCLIP:
     import open_clip
     from open_clip.model import get_model_preprocess_cfg
 
@@ -112,6 +125,8 @@ def _build(choice: ModelChoice, device: str, batch_size: int) -> TorchCLIP:
     seeded = choice.weights == "random"
     try:
         with _quiet_open_clip_logging(), _seeded_rng(seeded):
+            # first: a tokenizer that cannot be had fails before a large model is built
+            tokenizer = load_clip_tokenizer(choice, models_folder) if with_tokenizer else None
             model = open_clip.create_model(
                 choice.open_clip_name,
                 pretrained=checkpoint,
@@ -122,7 +137,6 @@ def _build(choice: ModelChoice, device: str, batch_size: int) -> TorchCLIP:
                 # the whole CLIP checkpoint is loaded; never fetch separate tower weights
                 pretrained_text=False,
             )
-            tokenizer = open_clip.get_tokenizer(choice.open_clip_name)
     except SameSameError:
         raise
     except Exception as exc:  # noqa: BLE001 - translated into one line for the user
