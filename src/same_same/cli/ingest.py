@@ -54,7 +54,7 @@ class IngestCommand(BooleanValueCommand):
 
 def refuse_read_only(store: VectorStore, dry_run: bool) -> None:
     """Fail before reading or embedding anything when nothing could be stored."""
-    if getattr(store, "read_only", False) and not dry_run:
+    if store.read_only and not dry_run:
         raise ReadOnlyStoreError(
             "the store is read-only: nothing can be ingested (searches still work)",
             hint="remount the data directory writable, or ingest as a user who can write it",

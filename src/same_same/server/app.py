@@ -59,7 +59,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     # folders and models of --watch are checked before the store is opened, too
     watches = BackgroundWatches(settings.watches) if settings.watches else None
     store = open_store(Path(settings.data_dir), settings.store)
-    if watches is not None and getattr(store, "read_only", False):
+    if watches is not None and store.read_only:
         close_store(store)
         raise ReadOnlyStoreError(
             "the store is read-only: --watch could store nothing",
@@ -68,7 +68,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if getattr(store, "read_only", False):
+        if store.read_only:
             logger.warning(
                 "the store in %s is read-only: searches work, writes are refused (403)",
                 settings.data_dir,

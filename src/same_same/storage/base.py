@@ -31,6 +31,10 @@ class VectorStore(ABC):
     searches on this many threads (``server.search_runner``). One suits a store whose
     searches take one lock in the process; a store that waits on a server says more."""
 
+    read_only: bool = False
+    """Whether writes are refused (e.g. a data directory this process cannot write):
+    searches still work; callers that only write (ingest, a watch) refuse to start."""
+
     # -- namespaces ---------------------------------------------------------
 
     @abstractmethod
