@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..imaging.exif import PHOTO_KEYS
 from ..imaging.prepare import PreparedImage
 from ..limits import check_metadata_limits
 from ..records import NAMESPACE_KEY, stamp_namespace
@@ -23,8 +24,18 @@ from ..sources import BadItem, SourceItem
 from ..sources.images import describe_os_error
 from ..storage import VectorStore
 
-PIPELINE_KEYS = frozenset({NAMESPACE_KEY, "width", "height", "bytes", "mtime", "sha256"})
-"""Metadata the pipeline adds; everything else comes from the source."""
+PIPELINE_KEYS = frozenset(
+    {NAMESPACE_KEY, "width", "height", "bytes", "mtime", "sha256", *PHOTO_KEYS}
+)
+"""Metadata the pipeline adds (the file's facts, its EXIF); everything else comes from
+the source."""
+
+
+def add_photo_metadata(metadata: dict[str, Any], photo: dict[str, Any]) -> None:
+    """Add a file's EXIF fields (``imaging.exif``) to its record's metadata; a value the
+    source gave under the same key (an image list's ``taken_at`` column) wins."""
+    for key, value in photo.items():
+        metadata.setdefault(key, value)
 
 
 @dataclass

@@ -8,6 +8,7 @@ the tasks to the actors; only vectors and file facts travel back to the driver.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 from ..embedders import is_image_embedder
 from ..errors import SpaceMismatchError, UnsupportedModalityError
 from ..imaging import ImageDecodeError
+from ..imaging.exif import read_photo_metadata
 from ..imaging.prepare import Preprocess
 from ..records import EmbeddingSpace
 from .model_input import prepare_for_model
@@ -26,8 +28,9 @@ from .ray_options import EmbedderRecipe
 
 Batch = dict[str, np.ndarray]
 
-FACT_COLUMNS = ("index", "sha256", "width", "height", "bytes", "reason")
-"""What the driver needs of each file, besides its vector."""
+FACT_COLUMNS = ("index", "sha256", "width", "height", "bytes", "reason", "photo")
+"""What the driver needs of each file, besides its vector (``photo``: its EXIF fields,
+``imaging.exif``, as a JSON object)."""
 
 
 @dataclass(frozen=True)
@@ -51,14 +54,24 @@ class FilePreparer:
         for row, raw_path in enumerate(batch["path"]):
             try:
                 prepared = prepare_for_model(
-                    Path(os.fsdecode(bytes(raw_path))), self.preprocess, self.min_side,
+                    Path(os.fsdecode(bytes(raw_path))),
+                    self.preprocess,
+                    self.min_side,
                     self.known_hashes,
                 )
             except ImageDecodeError as exc:
-                _add_facts(facts, "", 0, 0, 0, exc.reason)
+                _add_facts(facts, "", 0, 0, 0, exc.reason, "{}")
                 continue
+            path = Path(os.fsdecode(bytes(raw_path)))
+            photo = read_photo_metadata(path, float(batch["mtime"][row]))
             _add_facts(
-                facts, prepared.sha256, prepared.width, prepared.height, prepared.size_bytes, ""
+                facts,
+                prepared.sha256,
+                prepared.width,
+                prepared.height,
+                prepared.size_bytes,
+                "",
+                json.dumps(photo),
             )
             if prepared.pixels is not None:
                 pixels[row] = prepared.pixels
@@ -80,8 +93,7 @@ class EmbeddingActor:
             raise UnsupportedModalityError(f"embedder {embedder.name!r} embeds text only")
         if embedder.space != space:
             raise SpaceMismatchError(
-                f"the cluster built {embedder.space.describe()}, "
-                f"the driver {space.describe()}",
+                f"the cluster built {embedder.space.describe()}, the driver {space.describe()}",
                 hint="give the same model files and settings on every node",
             )
         embedder.load()
@@ -101,9 +113,16 @@ class EmbeddingActor:
 
 
 def _add_facts(
-    facts: dict[str, list[Any]], sha256: str, width: int, height: int, size: int, reason: str
+    facts: dict[str, list[Any]],
+    sha256: str,
+    width: int,
+    height: int,
+    size: int,
+    reason: str,
+    photo: str,
 ) -> None:
-    for name, value in zip(FACT_COLUMNS[1:], (sha256, width, height, size, reason), strict=True):
+    values = (sha256, width, height, size, reason, photo)
+    for name, value in zip(FACT_COLUMNS[1:], values, strict=True):
         facts[name].append(value)
 
 
@@ -114,4 +133,5 @@ def _fact_arrays(facts: dict[str, list[Any]]) -> Batch:
         "height": np.asarray(facts["height"], dtype=np.int64),
         "bytes": np.asarray(facts["bytes"], dtype=np.int64),
         "reason": np.asarray(facts["reason"], dtype=object),
+        "photo": np.asarray(facts["photo"], dtype=object),
     }
