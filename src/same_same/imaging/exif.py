@@ -153,8 +153,9 @@ def _parse_time(value: Any, offset: Any) -> tuple[str, float] | None:
     found = _DATE.match(text) if text else None
     if found is None:
         return None
+    year, month, day, hour, minute, second = (int(part) for part in found.groups())
     try:
-        moment = datetime(*(int(part) for part in found.groups()))  # noqa: DTZ001
+        moment = datetime(year, month, day, hour, minute, second)  # noqa: DTZ001
     except ValueError:  # 0000:00:00 00:00:00, month 13, ...
         return None
     zone = _parse_offset(offset)

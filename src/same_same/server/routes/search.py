@@ -154,6 +154,7 @@ def _form_ranking(form: FormData) -> RankingOptions:
     return parse_ranking(
         min_score=_form_number(form, "min_score"),
         min_relevance=_form_number(form, "min_relevance"),
+        sort=_form_text(form, "sort"),
     )
 
 
