@@ -7,7 +7,6 @@ a real server on 127.0.0.1.
 from __future__ import annotations
 
 import json
-import os
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from PIL import Image
 from PIL.TiffImagePlugin import IFDRational
 
 from conftest import run_cli
-from image_fixtures import halves
+from photo_fixtures import BROKEN, MTIME, PHOTOS, write_photo_library
 from same_same.imaging.exif import photo_metadata, read_photo_metadata
 from same_same.ordering import blend_recency
 from same_same.records import Match
@@ -28,84 +27,6 @@ from same_same.vectors import VectorService
 from server_fixtures import fetch_json, running_server
 
 NAMESPACE = "photos"
-MTIME = 1_700_000_000.0  # 2023-11-14T22:13:20Z
-
-# name -> (EXIF to write, what the record's metadata must say)
-PHOTOS: dict[str, dict[str, Any]] = {
-    "paris-2024.jpg": {
-        "make": "Canon",
-        "model": "EOS R5",
-        "lens": "RF24-105mm F4 L IS USM",
-        "original": "2024:06:15 18:30:00",
-        "offset": "+02:00",
-        "datetime": "2024:06:20 09:00:00",
-        "gps": ("N", (48, 51, 23.76), "E", (2, 21, 7.92)),
-        "orientation": 6,
-    },
-    "sydney-2019.jpg": {
-        "make": "Apple",
-        "model": "iPhone 11",
-        "original": "2019:12:31 23:59:59",
-        "gps": ("S", (33, 51, 54.0), "E", (151, 12, 36.0)),
-    },
-    "versailles-2024.jpg": {
-        "datetime": "2024:07:01 10:00:00",
-        "offset": "+02:00",
-        "gps": ("N", (48, 48, 17.64), "E", (2, 7, 13.44)),
-    },
-    "old-scan-2010.jpg": {"original": "2010:05:01 12:00:00"},
-    "no-exif.jpg": {},
-}
-
-
-def write_photo(path: Path, spec: dict[str, Any], colour: tuple[int, int, int]) -> Path:
-    exif = Image.Exif()
-    details = exif.get_ifd(0x8769)
-    if "make" in spec:
-        exif[0x010F] = spec["make"]
-        exif[0x0110] = spec["model"]
-    if "orientation" in spec:
-        exif[0x0112] = spec["orientation"]
-    if "datetime" in spec:
-        exif[0x0132] = spec["datetime"]
-    if "original" in spec:
-        details[0x9003] = spec["original"]
-    if "offset" in spec:
-        details[0x9010 if "original" not in spec else 0x9011] = spec["offset"]
-    if "lens" in spec:
-        details[0xA434] = spec["lens"]
-    if "gps" in spec:
-        lat_ref, lat, lon_ref, lon = spec["gps"]
-        gps = exif.get_ifd(0x8825)
-        gps[1], gps[3] = lat_ref, lon_ref
-        gps[2] = tuple(IFDRational(round(part * 100), 100) for part in lat)
-        gps[4] = tuple(IFDRational(round(part * 100), 100) for part in lon)
-    image = halves((64, 48), colour, (255 - colour[0], 128, colour[2]), "RGB")
-    image.save(path, "JPEG", exif=exif.tobytes(), quality=90)
-    os.utime(path, (MTIME, MTIME))
-    return path
-
-
-def write_bad_exif_photo(path: Path) -> Path:
-    """A JPEG whose APP1 segment says "Exif" and then holds garbage."""
-    good = path.with_suffix(".tmp")
-    Image.new("RGB", (40, 30), (10, 200, 30)).save(good, "JPEG")
-    data = good.read_bytes()
-    good.unlink()
-    garbage = b"Exif\x00\x00II*\x00\xff\xff\xff\x7f" + bytes(range(256)) * 2
-    segment = b"\xff\xe1" + (len(garbage) + 2).to_bytes(2, "big") + garbage
-    path.write_bytes(data[:2] + segment + data[2:])
-    os.utime(path, (MTIME, MTIME))
-    return path
-
-
-def write_library(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    colours = [(220, 30, 30), (30, 30, 220), (30, 200, 30), (200, 200, 30), (120, 30, 160)]
-    for (name, spec), colour in zip(PHOTOS.items(), colours, strict=True):
-        write_photo(folder / name, spec, colour)
-    write_bad_exif_photo(folder / "broken-exif.jpg")
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +35,7 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from relevance_fixtures import tiny_model_args  # skips without the [clip] extra
 
     root = tmp_path_factory.mktemp("photo-library")
-    photos = write_library(root / "photos")
+    photos = write_photo_library(root / "photos")
     data_dir = root / "store"
     done = run_cli(
         "ingest", "-e", "clip", *tiny_model_args(), "-n", NAMESPACE, f"images:{photos}",
@@ -132,9 +53,10 @@ def stored_metadata(data_dir: Path) -> dict[str, dict[str, Any]]:
 # -- reading EXIF -------------------------------------------------------------------------
 
 
+@pytest.mark.clip
 def test_ingest_stores_dates_cameras_and_places(library: Path) -> None:
     found = stored_metadata(library)
-    assert set(found) == {*PHOTOS, "broken-exif.jpg"}  # nothing was skipped
+    assert set(found) == {*PHOTOS, BROKEN}  # nothing was skipped
     paris = found["paris-2024.jpg"]
     assert paris["taken_at"] == "2024-06-15T18:30:00+02:00"
     assert paris["taken_at_source"] == "exif_original"
@@ -250,6 +172,7 @@ def search_ids(data_dir: Path, *args: str) -> list[str]:
     return [result["metadata"]["filename"] for result in json.loads(done.stdout)["results"]]
 
 
+@pytest.mark.clip
 def test_date_range_filters_compare_iso_strings(library: Path) -> None:
     since = json.dumps({"taken_at": {"gte": "2024-06-01"}})
     assert set(search_ids(library, "a photo", "--filter", since)) == {
@@ -267,6 +190,7 @@ def test_date_range_filters_compare_iso_strings(library: Path) -> None:
     assert search_ids(library, "a photo", "--filter", numeric) == ["old-scan-2010.jpg"]
 
 
+@pytest.mark.clip
 def test_near_finds_the_photos_taken_around_a_place(library: Path) -> None:
     paris = {"lat": 48.8566, "lon": 2.3522}
     near = json.dumps({"near": {**paris, "km": 5}})
@@ -284,6 +208,7 @@ def test_near_finds_the_photos_taken_around_a_place(library: Path) -> None:
     assert bad.stderr.count("\n") == 1 and "near" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.clip
 def test_search_sorts_by_date(library: Path) -> None:
     newest = search_ids(library, "a photo", "--sort", "-taken_at")
     assert newest[:2] == ["versailles-2024.jpg", "paris-2024.jpg"]
@@ -297,6 +222,7 @@ def test_search_sorts_by_date(library: Path) -> None:
     assert oldest[4:] == ["paris-2024.jpg", "versailles-2024.jpg"]
 
 
+@pytest.mark.clip
 def test_recency_changes_the_order(library: Path, tmp_path: Path) -> None:
     """The 2010 scan is its own best match; with a half-life of 30 days a photo 14 years
     old weighs nothing next to one from 2024, so the 2024 photos come first."""
@@ -341,6 +267,7 @@ def test_blend_recency_halves_a_score_per_half_life() -> None:
     assert {m.id: m.score for m in blended}["month"] == 0.7  # the cosine is kept
 
 
+@pytest.mark.clip
 def test_the_library_browses_a_filtered_namespace_newest_first(library: Path) -> None:
     with open_store(library) as store:
         service = VectorService(store)
@@ -364,6 +291,7 @@ def test_the_library_browses_a_filtered_namespace_newest_first(library: Path) ->
         ]  # ties go by id
 
 
+@pytest.mark.clip
 def test_the_api_browses_sorts_and_refuses_bad_values(library: Path) -> None:
     with running_server(library) as base:
         query = urllib.parse.urlencode(
