@@ -19,7 +19,7 @@ from PIL.TiffImagePlugin import IFDRational
 
 from conftest import run_cli
 from photo_fixtures import BROKEN, MTIME, PHOTOS, write_photo_library
-from same_same.imaging.exif import photo_metadata, read_photo_metadata
+from same_same.imaging.exif import PHOTO_KEYS, photo_metadata, read_photo_metadata
 from same_same.ordering import blend_recency
 from same_same.records import Match
 from same_same.storage import open_store
@@ -338,3 +338,43 @@ def test_vectors_without_dates_browse_last(tmp_path: Path) -> None:
         assert ids == ["b", "c", "a"]  # strings after numbers; missing last either way
         ids = [item.record.id for item in service.list_page("raw", sort="taken_at").records]
         assert ids == ["c", "b", "a"]
+
+
+@pytest.mark.clip
+def test_records_stored_without_exif_fields_get_them_without_embedding_again(
+    tmp_path: Path,
+) -> None:
+    """A store written by a version that read no EXIF: the next ingest adds the fields
+    and reuses every vector (the file is hashed, not decoded, and nothing is embedded)."""
+    from relevance_fixtures import tiny_model_args
+
+    photos = write_photo_library(tmp_path / "photos")
+    data_dir = tmp_path / "store"
+    ingest = ["ingest", "-e", "clip", *tiny_model_args(), "-n", NAMESPACE, f"images:{photos}"]
+    assert run_cli(*ingest, data_dir=data_dir).returncode == 0
+    with open_store(data_dir) as store:
+        before = {
+            record.id: record
+            for record in store.list_records(NAMESPACE, limit=100, with_vectors=True)
+        }
+        for record in before.values():
+            record.metadata = {
+                key: value for key, value in record.metadata.items() if key not in PHOTO_KEYS
+            }
+        store.upsert(NAMESPACE, list(before.values()))
+    again = run_cli(*ingest, data_dir=data_dir)
+    assert again.returncode == 0, again.stderr
+    with open_store(data_dir) as store:
+        after = {
+            record.id: record
+            for record in store.list_records(NAMESPACE, limit=100, with_vectors=True)
+        }
+    assert set(after) == set(before)
+    for rid, record in after.items():
+        assert record.metadata["taken_at_source"] in ("exif_original", "exif_datetime", "mtime")
+        np.testing.assert_array_equal(record.vector, before[rid].vector)
+    by_name = {record.metadata["filename"]: record.metadata for record in after.values()}
+    assert by_name["paris-2024.jpg"]["taken_at"] == "2024-06-15T18:30:00+02:00"
+    assert "reused 6," in again.stderr, again.stderr  # every vector kept, none embedded
+    third = run_cli(*ingest, data_dir=data_dir)
+    assert "unchanged 6," in third.stderr, third.stderr

@@ -1,9 +1,10 @@
 """Step 1 of the image pipeline: decide, per file and without reading it, what to do.
 
 A file whose size and mtime equal its stored record's (with the same source
-metadata) is *unchanged*; one with new labels or a new path keeps its vector; any
-other file becomes a job for a decode worker. The records of the namespace as they
-were before the run are loaded once (``load_stored``).
+metadata, and the EXIF fields of ``imaging.exif``) is *unchanged*; one with new labels
+or a new path keeps its vector; any other file becomes a job for a decode worker (one
+stored before EXIF was read is hashed again, not decoded, and keeps its vector). The
+records of the namespace as they were before the run are loaded once (``load_stored``).
 """
 
 from __future__ import annotations
@@ -130,6 +131,10 @@ class Planner:
             before = self.stored.get(file.record_id)
             if before is None or not before.sha256 or not same_file(before, info):
                 self.needs_model()
+                yield Job(file, info.st_mtime)
+            elif "taken_at" not in before.metadata:
+                # stored by a version that read no EXIF: hashed again (known content is
+                # not decoded, its vector is reused) so its record gets the EXIF fields
                 yield Job(file, info.st_mtime)
             elif same_source_metadata(before.metadata, file.metadata):
                 yield Unchanged(file.location)
