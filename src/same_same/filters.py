@@ -60,7 +60,7 @@ from .limits import (
     MAX_FILTER_STRING_BYTES,
     utf8_size,
 )
-from .places import Circle
+from .places import parse_circle
 
 Scalar = str | int | float | bool
 """A value a condition compares with."""
@@ -70,7 +70,6 @@ OPERATORS = ("eq", "neq", *COMPARISON_OPERATORS, "between", "contains", "in", "e
 NEAR = "near"
 """The place filter's key, and the operator of its exact-distance condition (whose
 value is a ``places.Circle`` and whose path is empty: it reads ``lat`` and ``lon``)."""
-NEAR_KEYS = ("lat", "lon", "km")
 
 _MAX_FIELD_LENGTH = 256
 _INT64 = 2**63
@@ -137,40 +136,13 @@ def parse_filters(raw: Mapping[str, Any] | FilterSet | None) -> FilterSet:
 
 
 def _parse_near(spec: Mapping[str, Any]) -> list[Condition]:
-    where = "filter 'near'"
-    unknown = sorted(str(key) for key in spec if key not in NEAR_KEYS)
-    if unknown or set(spec) != set(NEAR_KEYS):
-        raise InvalidInputError(
-            f"{where} needs exactly lat, lon and km"
-            + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
-            hint='e.g. {"near": {"lat": 48.8566, "lon": 2.3522, "km": 10}}',
-        )
-    lat, lon, km = (_check_degrees(where, key, spec[key]) for key in NEAR_KEYS)
-    if not -90 <= lat <= 90:
-        raise InvalidInputError(f"{where}: lat must be within -90..90, got {_show(spec['lat'])}")
-    if not -180 <= lon <= 180:
-        raise InvalidInputError(f"{where}: lon must be within -180..180, got {_show(spec['lon'])}")
-    if km <= 0:
-        raise InvalidInputError(f"{where}: km must be above 0, got {_show(spec['km'])}")
-    circle = Circle(lat, lon, km)
+    circle = parse_circle(spec)
     lat_box, lon_box = circle.bounding_box()
     conditions = [Condition("lat", ("lat",), "between", lat_box)]
     if lon_box is not None:
         conditions.append(Condition("lon", ("lon",), "between", lon_box))
     conditions.append(Condition(NEAR, (), NEAR, circle))
     return conditions
-
-
-def _check_degrees(where: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInputError(f"{where}: {key} needs a number, got {_show(value)}")
-    try:
-        number = float(value)
-    except OverflowError:
-        number = math.inf
-    if not math.isfinite(number):
-        raise InvalidInputError(f"{where}: {key} needs a finite number, got {_show(value)}")
-    return number
 
 
 def _check_condition_count(count: int) -> None:

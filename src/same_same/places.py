@@ -10,14 +10,19 @@ here". Every store computes the same function (SQLite registers it as
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from .errors import InvalidInputError
 
 EARTH_RADIUS_KM = 6371.0088
 """The mean Earth radius (IUGG)."""
 MAX_NEAR_KM = math.pi * EARTH_RADIUS_KM
 """Half the Earth's circumference: every place is at most this far from any other."""
+NEAR_KEYS = ("lat", "lon", "km")
 DISTANCE_FUNCTION = "same_same_distance_km"
 """SQL name of ``distance_km`` in the SQLite store (4 arguments; NULL for non-numbers)."""
 
@@ -56,6 +61,47 @@ class Circle:
         return (lat_low, lat_high), (lon_low, lon_high)
 
 
+def parse_circle(spec: Mapping[str, Any]) -> Circle:
+    """The circle of a ``near`` filter's ``{"lat", "lon", "km"}``; InvalidInputError naming
+    the value at fault otherwise."""
+    where = "filter 'near'"
+    unknown = sorted(str(key) for key in spec if key not in NEAR_KEYS)
+    if unknown or set(spec) != set(NEAR_KEYS):
+        raise InvalidInputError(
+            f"{where} needs exactly lat, lon and km"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else ""),
+            hint='e.g. {"near": {"lat": 48.8566, "lon": 2.3522, "km": 10}}',
+        )
+    lat, lon, km = (_check_number(where, key, spec[key]) for key in NEAR_KEYS)
+    if not -90 <= lat <= 90:
+        raise InvalidInputError(f"{where}: lat must be within -90..90, got {_show(spec['lat'])}")
+    if not -180 <= lon <= 180:
+        raise InvalidInputError(f"{where}: lon must be within -180..180, got {_show(spec['lon'])}")
+    if km <= 0:
+        raise InvalidInputError(f"{where}: km must be above 0, got {_show(spec['km'])}")
+    return Circle(lat, lon, km)
+
+
+def _check_number(where: str, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInputError(f"{where}: {key} needs a number, got {_show(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidInputError(f"{where}: {key} needs a finite number, got {_show(value)}")
+    return number
+
+
+def _show(value: Any) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def distance_between(lat: Any, lon: Any, other_lat: Any, other_lon: Any) -> float | None:
     """Great-circle kilometres between two places; None unless all four are numbers
     within range (booleans, strings, nulls and NaN are no place)."""
@@ -83,6 +129,8 @@ __all__ = [
     "DISTANCE_FUNCTION",
     "EARTH_RADIUS_KM",
     "MAX_NEAR_KM",
+    "NEAR_KEYS",
     "Circle",
     "distance_between",
+    "parse_circle",
 ]

@@ -36,6 +36,7 @@ _IMAGE_FORM_SCHEMA = {
         "filters": {"type": "string", "description": "Metadata filters as a JSON object."},
         "min_score": {"type": "number", "minimum": -1, "maximum": 1},
         "min_relevance": {"type": "number", "minimum": 0, "maximum": 1},
+        "sort": {"type": "string", "description": 'A field to order by: "taken_at", "-taken_at".'},
     },
 }
 
