@@ -967,3 +967,120 @@ def test_bad_notes_are_refused(store: VectorStore) -> None:
         with pytest.raises(InvalidInputError):
             store.write_note("photos", key, value)
     assert store.read_note("photos", "k") is None
+
+
+# -- places: the "near" filter ---------------------------------------------------------
+
+PLACES: dict[str, dict[str, Any]] = {
+    "paris": {"lat": 48.8566, "lon": 2.3522, "kind": "city"},
+    "versailles": {"lat": 48.8049, "lon": 2.1204},  # 17.9 km from Paris
+    "whole_degrees": {"lat": 49, "lon": 2},  # integers: 30.3 km from Paris
+    "london": {"lat": 51.5074, "lon": -0.1278, "kind": "city"},  # 343.6 km
+    "fiji_east": {"lat": -17.0, "lon": 179.9},
+    "fiji_west": {"lat": -17.0, "lon": -179.9},  # 21.3 km across the antimeridian
+    "pole": {"lat": 89.99, "lon": 10.0},
+    "pole_far_side": {"lat": 89.99, "lon": -170.0},  # 2.2 km over the North Pole
+    "text_degrees": {"lat": "48.8566", "lon": 2.3522},  # a string is no place
+    "true_degrees": {"lat": True, "lon": 2.3522},  # nor is a boolean
+    "lat_only": {"lat": 48.8566},
+    "nested": {"gps": {"lat": 48.8566, "lon": 2.3522}},  # near reads top-level keys
+    "no_place": {"kind": "city"},
+}
+PARIS = {"lat": 48.8566, "lon": 2.3522}
+PLACED = ("paris", "versailles", "whole_degrees", "london", "fiji_east", "fiji_west", "pole",
+          "pole_far_side")  # fmt: skip
+
+
+@pytest.fixture
+def place_store(store: VectorStore, rng: np.random.Generator) -> VectorStore:
+    store.ensure_namespace("ns", SPACE)
+    store.upsert(
+        "ns", [Record(rid, rng.normal(size=DIM), metadata=meta) for rid, meta in PLACES.items()]
+    )
+    return store
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"near": {**PARIS, "km": 5}}, {"paris"}),
+        ({"near": {**PARIS, "km": 18}}, {"paris", "versailles"}),
+        ({"near": {**PARIS, "km": 31}}, {"paris", "versailles", "whole_degrees"}),
+        ({"near": {**PARIS, "km": 400}}, {"paris", "versailles", "whole_degrees", "london"}),
+        ({"near": {**PARIS, "km": 400}, "kind": "city"}, {"paris", "london"}),
+        ({"near": {"lat": -17.0, "lon": 179.9, "km": 25}}, {"fiji_east", "fiji_west"}),
+        ({"near": {"lat": -17.0, "lon": -180, "km": 25}}, {"fiji_east", "fiji_west"}),
+        ({"near": {"lat": 89.99, "lon": 10.0, "km": 5}}, {"pole", "pole_far_side"}),
+        ({"near": {"lat": 90, "lon": 0, "km": 2}}, {"pole", "pole_far_side"}),
+        ({"near": {"lat": 0, "lon": 0, "km": 100}}, set()),
+        ({"near": {**PARIS, "km": 30_000}}, set(PLACED)),  # the whole Earth
+        ({"near": {"eq": "x"}}, set()),  # a field called "near", with an operator
+    ],
+)  # fmt: skip
+def test_near_filter(place_store: VectorStore, filters: dict[str, Any], expected: set[str]) -> None:
+    got = place_store.search(["ns"], np.ones(DIM), limit=100, filters=filters)
+    assert set(ids_of(got)) == expected
+    reference = {rid for rid, meta in PLACES.items() if parse_filters(filters).matches(meta)}
+    assert reference == expected
+
+
+def test_near_agrees_with_the_reference_distance(
+    store: VectorStore, rng: np.random.Generator
+) -> None:
+    """Random places (some the wrong type, some off the map) and random circles, near the
+    antimeridian and the poles too: the store returns what ``FilterSet.matches`` does."""
+    rnd = random.Random(7)
+    store.ensure_namespace("ns", SPACE)
+
+    def coordinate(limit: float) -> Any:
+        roll = rnd.random()
+        if roll < 0.05:
+            return rnd.choice(["1.5", True, None, [1.0], {"x": 1}])
+        if roll < 0.1:
+            return rnd.choice([limit, -limit, limit + 1, rnd.randint(-int(limit), int(limit))])
+        return rnd.uniform(-limit, limit)
+
+    centres = [(rnd.uniform(-90, 90), rnd.uniform(-180, 180)) for _ in range(6)]
+    centres += [(-17.0, 179.5), (88.0, 0.0), (-89.5, 45.0)]
+    metadata: dict[str, dict[str, Any]] = {}
+    for i in range(300):
+        lat_c, lon_c = rnd.choice(centres)
+        if rnd.random() < 0.7:  # clustered near a centre, so circles catch some
+            lat = max(-90.0, min(90.0, lat_c + rnd.gauss(0, 2)))
+            lon = (lon_c + rnd.gauss(0, 3) + 180.0) % 360.0 - 180.0
+            meta: dict[str, Any] = {"lat": lat, "lon": lon}
+        else:
+            meta = {"lat": coordinate(90), "lon": coordinate(180)}
+        metadata[f"p{i:03d}"] = meta
+    store.upsert(
+        "ns", [Record(rid, rng.normal(size=DIM), metadata=m) for rid, m in metadata.items()]
+    )
+    nonempty = 0
+    for _ in range(60):
+        lat_c, lon_c = rnd.choice(centres)
+        raw = {"near": {"lat": lat_c, "lon": lon_c, "km": rnd.choice([10, 100, 300, 1000, 5000])}}
+        expected = {rid for rid, meta in metadata.items() if parse_filters(raw).matches(meta)}
+        got = set(ids_of(store.search(["ns"], np.ones(DIM), limit=1000, filters=raw)))
+        assert got == expected, json.dumps(raw)
+        nonempty += bool(expected)
+    assert nonempty > 30
+
+
+@pytest.mark.parametrize(
+    "near",
+    [
+        {"lat": 48.8},
+        {"lat": 48.8, "lon": 2.3, "km": 5, "radius": 1},
+        {"lat": "48.8", "lon": 2.3, "km": 5},
+        {"lat": True, "lon": 2.3, "km": 5},
+        {"lat": 91, "lon": 2.3, "km": 5},
+        {"lat": 48.8, "lon": -181, "km": 5},
+        {"lat": 48.8, "lon": 2.3, "km": 0},
+        {"lat": 48.8, "lon": 2.3, "km": -1},
+        {"lat": 48.8, "lon": 2.3, "km": None},
+        {},
+    ],
+)
+def test_bad_near_filters_are_refused(place_store: VectorStore, near: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInputError, match="near"):
+        place_store.search(["ns"], np.ones(DIM), limit=10, filters={"near": near})

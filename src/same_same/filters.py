@@ -28,6 +28,13 @@ Semantics, in one place:
   (an empty list matches nothing). An array field never matches ``in``.
 * ``exists: true`` matches a field that is present and not null; ``exists: false``
   the opposite.
+* ``"near": {"lat": 48.85, "lon": 2.35, "km": 5}`` (a top-level key, not a field)
+  matches records whose top-level ``lat``/``lon`` numbers lie within ``km``
+  great-circle kilometres of the point, the edge included (``places``). It becomes
+  two ``between`` conditions on ``lat`` and ``lon`` (the circle's bounding box, which
+  every store answers fast; no ``lon`` box where it would wrap a pole or the
+  antimeridian) and one ``near`` condition for the exact distance. A metadata field
+  called ``near`` is still filtered with operators: ``{"near": {"eq": "x"}}``.
 
 Size: at most ``limits.MAX_FILTER_CONDITIONS`` conditions, ``MAX_FILTER_LIST_ITEMS``
 values per ``in`` list, ``MAX_FILTER_STRING_BYTES`` per string, ``MAX_FILTER_PATH_KEYS``
@@ -53,12 +60,16 @@ from .limits import (
     MAX_FILTER_STRING_BYTES,
     utf8_size,
 )
+from .places import parse_circle
 
 Scalar = str | int | float | bool
 """A value a condition compares with."""
 
 COMPARISON_OPERATORS = ("lt", "lte", "gt", "gte")
 OPERATORS = ("eq", "neq", *COMPARISON_OPERATORS, "between", "contains", "in", "exists")
+NEAR = "near"
+"""The place filter's key, and the operator of its exact-distance condition (whose
+value is a ``places.Circle`` and whose path is empty: it reads ``lat`` and ``lon``)."""
 
 _MAX_FIELD_LENGTH = 256
 _INT64 = 2**63
@@ -114,6 +125,9 @@ def parse_filters(raw: Mapping[str, Any] | FilterSet | None) -> FilterSet:
     _check_condition_count(len(raw))
     conditions: list[Condition] = []
     for field, spec in raw.items():
+        if field == NEAR and isinstance(spec, Mapping) and not set(spec) & set(OPERATORS):
+            conditions.extend(_parse_near(spec))
+            continue
         path = parse_field_path(field)
         conditions.extend(_parse_field(field, path, spec))
         _check_condition_count(len(conditions))
@@ -121,11 +135,20 @@ def parse_filters(raw: Mapping[str, Any] | FilterSet | None) -> FilterSet:
     return FilterSet(tuple(conditions))
 
 
+def _parse_near(spec: Mapping[str, Any]) -> list[Condition]:
+    circle = parse_circle(spec)
+    lat_box, lon_box = circle.bounding_box()
+    conditions = [Condition("lat", ("lat",), "between", lat_box)]
+    if lon_box is not None:
+        conditions.append(Condition("lon", ("lon",), "between", lon_box))
+    conditions.append(Condition(NEAR, (), NEAR, circle))
+    return conditions
+
+
 def _check_condition_count(count: int) -> None:
     if count > MAX_FILTER_CONDITIONS:
         raise InvalidInputError(
-            f"the filter has more than {MAX_FILTER_CONDITIONS} conditions "
-            "(MAX_FILTER_CONDITIONS)",
+            f"the filter has more than {MAX_FILTER_CONDITIONS} conditions (MAX_FILTER_CONDITIONS)",
             hint="narrow it down with fewer fields, or one 'in' list per field",
         )
 
@@ -290,6 +313,8 @@ def _check_range(where: str, value: Any) -> tuple[Scalar, Scalar]:
 
 def _evaluate(condition: Condition, actual: Any) -> bool:
     op, expected = condition.operator, condition.value
+    if op == NEAR:  # the path is empty: ``actual`` is the whole metadata
+        return expected.contains(read_path(actual, ("lat",)), read_path(actual, ("lon",)))
     if op == "exists":
         return (actual is not None) is expected
     if op == "eq":
@@ -344,6 +369,7 @@ def _show(value: Any) -> str:
 
 
 __all__ = [
+    "NEAR",
     "OPERATORS",
     "Condition",
     "FilterSet",

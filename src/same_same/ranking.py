@@ -7,6 +7,9 @@ that names a file or a label finds it first and one that describes a picture sti
 ranks by meaning. ``hybrid_weight`` (the older option) re-ranks a vector search by
 keyword overlap when no mode is given, and weighs the two lists of a hybrid one.
 
+``recency`` (a half-life in days) blends each photo's age into the order, and
+``sort`` shows the results in date (or another field's) order; see ``ordering``.
+
 ``min_score`` cuts by raw cosine; ``min_relevance`` by calibrated relevance
 (``relevance``). Both judge the vector evidence: a record that matched the query's
 words in keyword or hybrid mode is kept.
@@ -21,6 +24,7 @@ from typing import Any, Literal, cast
 
 from .errors import InvalidInputError
 from .hybrid import HybridWeights, parse_hybrid_weights
+from .ordering import SortOrder, check_recency, parse_sort
 
 SearchMode = Literal["vector", "keyword", "hybrid"]
 MODES: tuple[SearchMode, ...] = ("vector", "keyword", "hybrid")
@@ -36,6 +40,10 @@ class RankingOptions:
     hybrid: HybridWeights | None = None
     min_score: float | None = None
     min_relevance: float | None = None
+    recency: float | None = None
+    """Half-life in days on ``taken_ts`` (``ordering.blend_recency``); None: no recency."""
+    sort: SortOrder | None = None
+    """Show the results in this field's order (after ranking and cut-offs)."""
 
     @property
     def uses_keywords(self) -> bool:
@@ -56,9 +64,13 @@ def parse_ranking(
     hybrid_weight: Any = None,
     min_score: Any = None,
     min_relevance: Any = None,
+    recency: Any = None,
+    sort: Any = None,
 ) -> RankingOptions:
     """Options from a request's values (None: the default), with one clear error each."""
     return RankingOptions(
+        recency=check_recency(recency),
+        sort=parse_sort(sort),
         mode=_check_mode(mode),
         rrf_k=_check_rrf_k(rrf_k),
         hybrid=parse_hybrid_weights(hybrid_weight) if hybrid_weight is not None else None,

@@ -93,6 +93,9 @@ class Match:
     """Calibrated relevance in [0, 1] (``relevance``); None where the namespace has none."""
     keyword_rank: int | None = None
     """Rank in the keyword index's list (keyword and hybrid searches), None if not in it."""
+    recency_score: float | None = None
+    """``score`` with the photo's age blended in (``options.recency``, see ``ordering``);
+    results are ordered by it where it is set."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -107,6 +110,8 @@ class Match:
             out["relevance"] = self.relevance
         if self.keyword_rank is not None:
             out["keyword_rank"] = self.keyword_rank
+        if self.recency_score is not None:
+            out["recency_score"] = self.recency_score
         return out
 
 

@@ -21,6 +21,7 @@ from .embedders.hashing import STOPWORDS
 from .errors import InvalidInputError, UnsupportedModalityError
 from .fusion import fuse_ranks
 from .hybrid import HybridWeights, candidate_pool_size, parse_hybrid_weights, rerank_hybrid
+from .ordering import blend_recency, sort_matches
 from .ranking import RankingOptions, SearchMode, coerce_ranking
 from .records import EmbeddingSpace, Match, NamespaceInfo
 from .relevance import Calibration, Calibrations, QueryKind, judge_matches
@@ -85,6 +86,11 @@ def decode_image(data: bytes) -> Image.Image:
     return decode_query_image(bytes(data))
 
 
+def _pool_size(limit: int, options: RankingOptions) -> int:
+    """Candidates to ask the store for: more where recency may lift older-ranked ones."""
+    return candidate_pool_size(limit) if options.recency is not None else limit
+
+
 class SearchService:
     """Search a store; keeps each space's embedder, recent query vectors and calibrations."""
 
@@ -129,8 +135,9 @@ class SearchService:
         names, space = [info.name for info in infos], infos[0].space
         vector = check_embedded(self.embedders.embed_query(space, text), "the query text")
         calibrations = self._calibrations(infos, options, make=True)
-        matches = self._rank_text(text, names, vector, limit, filters, exact, options)
-        return self._result(matches, infos, calibrations, "text", options, started)
+        pool = _pool_size(limit, options)
+        matches = self._rank_text(text, names, vector, pool, filters, exact, options)
+        return self._result(matches, infos, calibrations, "text", options, started, limit)
 
     def _rank_text(
         self,
@@ -208,12 +215,12 @@ class SearchService:
         matches = self.store.search(
             [info.name for info in infos],
             query,
-            limit=limit,
+            limit=_pool_size(limit, options),
             filters=filters,
             exclude_ids=exclude_ids,
             exact=exact,
         )
-        return self._result(matches, infos, calibrations, "image", options, started)
+        return self._result(matches, infos, calibrations, "image", options, started, limit)
 
     def search_similar(
         self,
@@ -247,11 +254,11 @@ class SearchService:
         matches = self.store.search(
             [info.name for info in infos],
             record.vector,
-            limit=limit,
+            limit=_pool_size(limit, options),
             filters=filters,
             exclude_ids=[record_id],
         )
-        return self._result(matches, infos, calibrations, "image", options, started)
+        return self._result(matches, infos, calibrations, "image", options, started, limit)
 
     def search_image(
         self,
@@ -278,9 +285,9 @@ class SearchService:
         vector = embedder.embed_image(picture)
         calibrations = self._calibrations(infos, options, make=True)
         matches = self.store.search(
-            [info.name for info in infos], vector, limit=limit, filters=filters
+            [info.name for info in infos], vector, limit=_pool_size(limit, options), filters=filters
         )
-        return self._result(matches, infos, calibrations, "image", options, started)
+        return self._result(matches, infos, calibrations, "image", options, started, limit)
 
     # -- helpers ------------------------------------------------------------
 
@@ -316,10 +323,16 @@ class SearchService:
         kind: QueryKind,
         options: RankingOptions,
         started: float,
+        limit: int,
     ) -> SearchResult:
         judged = judge_matches(matches, calibrations, kind, options)
+        kept = judged.matches
+        if options.recency is not None:
+            kept = blend_recency(kept, options.recency)[:limit]
+        if options.sort is not None:
+            kept = sort_matches(kept, options.sort)
         return SearchResult(
-            matches=judged.matches,
+            matches=kept,
             namespaces=[info.name for info in infos],
             space=infos[0].space,
             took_ms=(time.perf_counter() - started) * 1000.0,

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .browse import browse_records
 from .config import DEFAULT_NAMESPACE
 from .embedder_cache import EmbedderCache, has_registered_embedder
 from .embedders import (
@@ -23,7 +24,9 @@ from .embedders import (
     create_embedder,
 )
 from .errors import InvalidInputError
+from .filters import FilterSet, parse_filters
 from .limits import check_metadata_limits, check_record_text
+from .ordering import SortOrder, parse_sort
 from .records import (
     EmbeddingSpace,
     NamespaceInfo,
@@ -32,7 +35,7 @@ from .records import (
     hash_text,
     stamp_namespace,
 )
-from .storage import VectorStore
+from .storage import Filters, VectorStore
 from .validation import (
     check_embedded,
     check_existing_record_id,
@@ -265,11 +268,27 @@ class VectorService:
         offset: int = 0,
         limit: int = 100,
         with_vectors: bool = False,
+        filters: Filters | FilterSet | None = None,
+        sort: str | SortOrder | None = None,
     ) -> RecordPage:
-        """A page of records by id; without a namespace, namespaces follow each other by name."""
+        """A page of records by id; without a namespace, namespaces follow each other by name.
+
+        ``filters`` keeps only matching records (``total`` counts them); ``sort``
+        (``"taken_at"``, ``"-taken_at"``, any field) orders them, see ``browse``.
+        """
         offset = check_offset(offset)
         limit = check_limit(limit)
+        conditions = parse_filters(filters)
+        order = sort if isinstance(sort, SortOrder) else parse_sort(sort)
         infos = [self.get_namespace(namespace)] if namespace is not None else self.list_namespaces()
+        if conditions or order is not None:
+            found, total = browse_records(self.store, infos, conditions, order, offset, limit)
+            return RecordPage(
+                records=[StoredRecord(name, record) for name, record in found],
+                total=total,
+                offset=offset,
+                limit=limit,
+            )
         total = sum(info.count for info in infos)
         records: list[StoredRecord] = []
         skip = offset

@@ -100,6 +100,19 @@ def describe_no_good_match(result: SearchResult) -> str:
     show_default=True,
     help="Reciprocal rank fusion's k (--mode hybrid).",
 )
+@click.option(
+    "--recency",
+    type=float,
+    default=None,
+    metavar="DAYS",
+    help="Blend in how recent each photo is: a half-life in days on taken_at.",
+)
+@click.option(
+    "--sort",
+    default=None,
+    metavar="FIELD",
+    help="Show the results in a field's order: taken_at, or -taken_at for newest first.",
+)
 @data_dir_option
 @store_option
 @json_option
@@ -114,6 +127,8 @@ def search_command(
     min_score: float | None,
     min_relevance: float | None,
     rrf_k: int,
+    recency: float | None,
+    sort: str | None,
     data_dir: str | None,
     store_spec: str | None,
     as_json: bool,
@@ -133,7 +148,12 @@ def search_command(
         raise click.UsageError(f"--mode {mode} needs a TEXT query")
     parsed_filters = parse_filters_option(filters)
     ranking = parse_ranking(
-        mode=mode, rrf_k=rrf_k, min_score=min_score, min_relevance=min_relevance
+        mode=mode,
+        rrf_k=rrf_k,
+        min_score=min_score,
+        min_relevance=min_relevance,
+        recency=recency,
+        sort=sort,
     )
     store_dir = resolve_data_dir(data_dir)
     with open_store(store_dir, store_spec) as store:

@@ -1,9 +1,10 @@
 """Step 1 of the image pipeline: decide, per file and without reading it, what to do.
 
 A file whose size and mtime equal its stored record's (with the same source
-metadata) is *unchanged*; one with new labels or a new path keeps its vector; any
-other file becomes a job for a decode worker. The records of the namespace as they
-were before the run are loaded once (``load_stored``).
+metadata, and the EXIF fields of ``imaging.exif``) is *unchanged*; one with new labels
+or a new path keeps its vector; any other file becomes a job for a decode worker (one
+stored before EXIF was read is hashed again, not decoded, and keeps its vector). The
+records of the namespace as they were before the run are loaded once (``load_stored``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError
+from ..imaging.exif import PHOTO_KEYS
 from ..imaging.prepare import PreparedImage
 from ..limits import check_metadata_limits
 from ..records import NAMESPACE_KEY, stamp_namespace
@@ -23,8 +25,18 @@ from ..sources import BadItem, SourceItem
 from ..sources.images import describe_os_error
 from ..storage import VectorStore
 
-PIPELINE_KEYS = frozenset({NAMESPACE_KEY, "width", "height", "bytes", "mtime", "sha256"})
-"""Metadata the pipeline adds; everything else comes from the source."""
+PIPELINE_KEYS = frozenset(
+    {NAMESPACE_KEY, "width", "height", "bytes", "mtime", "sha256", *PHOTO_KEYS}
+)
+"""Metadata the pipeline adds (the file's facts, its EXIF); everything else comes from
+the source."""
+
+
+def add_photo_metadata(metadata: dict[str, Any], photo: dict[str, Any]) -> None:
+    """Add a file's EXIF fields (``imaging.exif``) to its record's metadata; a value the
+    source gave under the same key (an image list's ``taken_at`` column) wins."""
+    for key, value in photo.items():
+        metadata.setdefault(key, value)
 
 
 @dataclass
@@ -119,6 +131,10 @@ class Planner:
             before = self.stored.get(file.record_id)
             if before is None or not before.sha256 or not same_file(before, info):
                 self.needs_model()
+                yield Job(file, info.st_mtime)
+            elif "taken_at" not in before.metadata:
+                # stored by a version that read no EXIF: hashed again (known content is
+                # not decoded, its vector is reused) so its record gets the EXIF fields
                 yield Job(file, info.st_mtime)
             elif same_source_metadata(before.metadata, file.metadata):
                 yield Unchanged(file.location)

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..embedders import ImageEmbedder
 from ..imaging import ImageDecodeError
+from ..imaging.exif import read_photo_metadata
 from ..imaging.prepare import PreparedImage
 from ..records import Record
 from ..sources import BadItem, Source, SourceItem
@@ -49,6 +50,7 @@ from .image_plan import (
     SourceFile,
     StoredFile,
     Unchanged,
+    add_photo_metadata,
     is_gone,
     load_stored,
 )
@@ -143,6 +145,7 @@ class ImageRun:
             sha256=prepared.sha256,
         )
         describe_animation(job.file.metadata, prepared.frames)
+        add_photo_metadata(job.file.metadata, read_photo_metadata(job.file.path, job.mtime))
         return Ready(job.file, prepared.sha256, prepared)
 
     def prepare_file(self, file: SourceFile, known_hashes: AbstractSet[str]) -> PreparedImage:

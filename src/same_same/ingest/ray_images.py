@@ -19,6 +19,7 @@ Only the driver touches the store, through ``VectorStore``; any backend works.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -33,7 +34,7 @@ from ..sources import BadItem, Source, SourceItem
 from ..storage import VectorStore
 from .batching import sample_stream
 from .common import unusable_rows
-from .image_plan import Job, Outcome, Ready, Skip
+from .image_plan import Job, Outcome, Ready, Skip, add_photo_metadata
 from .images import ImageRun, describe_animation
 from .options import IngestOptions
 from .progress import Progress
@@ -93,6 +94,7 @@ class RayRun(ImageRun):
                 sha256=sha256,
             )
             describe_animation(job.file.metadata, int(batch["frames"][row]))
+            add_photo_metadata(job.file.metadata, json.loads(str(batch["photo"][row])))
             if batch["has_vector"][row]:
                 self.arrived[sha256] = np.asarray(batch["vector"][row], dtype=np.float32)
             outcomes.append(Ready(job.file, sha256))
@@ -151,7 +153,10 @@ def _run_on_cluster(
         run.model.preprocess, run.model.min_side, config.shape, frozenset(run.known_hashes)
     )
     pool = plan_actor_pool(ray, ray_options.recipe.options.device, ray_options.actors)
-    rows = [{"index": index, "path": os.fsencode(job.file.path)} for index, job in enumerate(jobs)]
+    rows = [
+        {"index": index, "path": os.fsencode(job.file.path), "mtime": job.mtime}
+        for index, job in enumerate(jobs)
+    ]
     dataset = (
         ray.data.from_items(rows)
         .map_batches(preparer, batch_size=FILES_PER_TASK, batch_format="numpy")

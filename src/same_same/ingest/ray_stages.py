@@ -8,6 +8,7 @@ the tasks to the actors; only vectors and file facts travel back to the driver.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 from ..embedders import is_image_embedder
 from ..errors import SpaceMismatchError, UnsupportedModalityError
 from ..imaging import ImageDecodeError
+from ..imaging.exif import read_photo_metadata
 from ..imaging.prepare import Preprocess
 from ..records import EmbeddingSpace
 from .model_input import prepare_for_model
@@ -26,8 +28,9 @@ from .ray_options import EmbedderRecipe
 
 Batch = dict[str, np.ndarray]
 
-FACT_COLUMNS = ("index", "sha256", "width", "height", "bytes", "frames", "reason")
-"""What the driver needs of each file, besides its vector."""
+FACT_COLUMNS = ("index", "sha256", "width", "height", "bytes", "frames", "reason", "photo")
+"""What the driver needs of each file, besides its vector (``photo``: its EXIF fields,
+``imaging.exif``, as a JSON object)."""
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,10 @@ class FilePreparer:
                     samples=1,
                 )
             except ImageDecodeError as exc:
-                _add_facts(facts, "", 0, 0, 0, 1, exc.reason)
+                _add_facts(facts, "", 0, 0, 0, 1, exc.reason, "{}")
                 continue
+            path = Path(os.fsdecode(bytes(raw_path)))
+            photo = read_photo_metadata(path, float(batch["mtime"][row]))
             _add_facts(
                 facts,
                 prepared.sha256,
@@ -70,6 +75,7 @@ class FilePreparer:
                 prepared.size_bytes,
                 prepared.frames,
                 "",
+                json.dumps(photo),
             )
             if prepared.pixels is not None:
                 pixels[row] = prepared.pixels
@@ -118,8 +124,9 @@ def _add_facts(
     size: int,
     frames: int,
     reason: str,
+    photo: str,
 ) -> None:
-    values = (sha256, width, height, size, frames, reason)
+    values = (sha256, width, height, size, frames, reason, photo)
     for name, value in zip(FACT_COLUMNS[1:], values, strict=True):
         facts[name].append(value)
 
@@ -132,4 +139,5 @@ def _fact_arrays(facts: dict[str, list[Any]]) -> Batch:
         "bytes": np.asarray(facts["bytes"], dtype=np.int64),
         "frames": np.asarray(facts["frames"], dtype=np.int64),
         "reason": np.asarray(facts["reason"], dtype=object),
+        "photo": np.asarray(facts["photo"], dtype=object),
     }

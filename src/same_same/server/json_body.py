@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
+from ..errors import InvalidInputError
 from .errors import APIError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -38,6 +39,16 @@ def parse_json_body(body: bytes) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise APIError(400, "invalid_json", _describe(exc, body)) from None
+
+
+def parse_filter_text(text: str | None, where: str = "query parameter 'filters'") -> Any:
+    """A filter object given as JSON text (a query parameter, a form field); None: none."""
+    if text is None or not text.strip():
+        return None
+    filters = parse_json_body(text.encode("utf-8"))
+    if not isinstance(filters, dict):
+        raise InvalidInputError(f"{where} must be a JSON object")
+    return filters
 
 
 _LONG_INTEGER = re.compile(rb"(?<![\d.eE])\d{19,}(?![\d.eE])")

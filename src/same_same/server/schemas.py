@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from ..errors import InvalidInputError
+from ..ordering import MAX_RECENCY_DAYS
 from ..ranking import MAX_RRF_K, RankingOptions, parse_ranking
 from ..search import DEFAULT_LIMIT
 from ..validation import MAX_LIMIT
@@ -48,6 +49,13 @@ class SearchOptions(BaseModel):
     rrf_k: StrictInt | None = Field(
         None, ge=1, le=MAX_RRF_K, description="Reciprocal rank fusion's k (hybrid mode, 60)."
     )
+    recency: StrictFloat | None = Field(
+        None,
+        gt=0,
+        le=MAX_RECENCY_DAYS,
+        description="Half-life in days on when a photo was taken (taken_ts): results are "
+        "ordered by recency_score = score * 0.5 ** (age_days / recency); undated records last.",
+    )
 
 
 class Cutoffs(BaseModel):
@@ -63,6 +71,11 @@ class Cutoffs(BaseModel):
         description="Drop results whose calibrated relevance is lower; a query with no "
         'result above it answers {"results": [], "no_good_match": true}.',
     )
+    sort: StrictStr | None = Field(
+        None,
+        description='Show the results in a field\'s order: "taken_at" (oldest first) or '
+        '"-taken_at" (newest first); records without the field last.',
+    )
 
     def ranking(
         self, mode: str | None = None, options: SearchOptions | None = None
@@ -73,6 +86,8 @@ class Cutoffs(BaseModel):
             hybrid_weight=options.hybrid_weight if options else None,
             min_score=self.min_score,
             min_relevance=self.min_relevance,
+            recency=options.recency if options else None,
+            sort=self.sort,
         )
 
 

@@ -14,7 +14,9 @@ each record is merged a logarithmic number of times.
 records): AND intersects, ``in`` unites, ``neq`` and ``exists: false`` are the
 complement within the live records, ranges are slices of sorted values. It
 answers None when it cannot be exact (an integer past 2**53 on a path the filter
-reads, or a filter value past it), and the caller asks SQL.
+reads, or a filter value past it), and the caller asks SQL. ``near`` joins the
+numbers at ``lat`` and ``lon`` by rowid, keeps those in the circle's bounding box and
+tests each of them with ``places`` (the SQL function's own code).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from ..filters import Condition, FilterSet
+from ..filters import NEAR, Condition, FilterSet
+from ..places import Circle
 from .metadata_postings import PathPostings, Segment, ValuePostings, merge_segments
 
 _EXACT_INTEGERS = 2**53
@@ -101,18 +104,57 @@ class MetadataIndex:
             values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
             if any(_inexact_number(value) for value in values):
                 return False
-            if any(postings.inexact for _, postings in self._postings(condition.path)):
-                return False
+            paths = [("lat",), ("lon",)] if condition.operator == NEAR else [condition.path]
+            for path in paths:
+                if any(postings.inexact for _, postings in self._postings(path)):
+                    return False
         return True
 
     def _condition(self, condition: Condition) -> np.ndarray:
         """Sorted rowids, or a bool mask over the rowid span, of the condition's matches."""
         op, expected = condition.operator, condition.value
+        if op == NEAR:
+            return self._near(expected)
         if op in ("neq", "exists") and not (op == "exists" and expected):
             inner = "eq" if op == "neq" else "exists"
             matched = self._matching(condition.path, inner, True if op == "exists" else expected)
             return (self._owner >= 0) & ~self._mask(matched)
         return self._collect(self._matching(condition.path, op, expected), op in _ORDERED)
+
+    def _near(self, circle: Circle) -> np.ndarray:
+        lat_rowids, lats = self._numbers_at(("lat",))
+        lon_rowids, lons = self._numbers_at(("lon",))
+        rowids, at_lat, at_lon = np.intersect1d(
+            lat_rowids, lon_rowids, assume_unique=True, return_indices=True
+        )
+        lats, lons = lats[at_lat], lons[at_lon]
+        (lat_low, lat_high), lon_box = circle.bounding_box()
+        inside = (lats >= lat_low) & (lats <= lat_high)
+        if lon_box is not None:
+            inside &= (lons >= lon_box[0]) & (lons <= lon_box[1])
+        found = [
+            rowid
+            for rowid, lat, lon in zip(
+                rowids[inside].tolist(), lats[inside].tolist(), lons[inside].tolist(), strict=True
+            )
+            if circle.contains(lat, lon)
+        ]
+        return np.asarray(found, dtype=np.int64)  # intersect1d sorted them
+
+    def _numbers_at(self, path: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """``(rowids, values)`` of the live records holding a number at ``path``."""
+        rowids: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for at, postings in self._postings(path):
+            numbers, owners = postings.scalars.numbers, postings.scalars.number_rowids
+            if self._stale[at]:
+                live = self._owner[owners - self._base] == at
+                numbers, owners = numbers[live], owners[live]
+            rowids.append(owners)
+            values.append(numbers)
+        if not rowids:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        return np.concatenate(rowids), np.concatenate(values)
 
     def _matching(self, path: tuple[str, ...], op: str, expected: Any) -> list[np.ndarray]:
         """The valid rowids of each segment matching ``op``, as pieces (some sorted)."""

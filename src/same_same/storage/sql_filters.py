@@ -6,6 +6,10 @@ text: values and JSON paths travel as parameters, and a path is built by quoting
 each key (``$."exif"."camera"``), which ``parse_field_path`` makes safe by refusing
 double quotes and control characters.
 
+``near`` calls ``places.DISTANCE_FUNCTION``, the Python haversine every connection
+registers (``sqlite_schema``), after ``json_type`` made sure both values are numbers;
+the bounding-box ``between`` conditions before it keep most rows from reaching it.
+
 ``json_extract`` turns JSON true/false into 1/0 and cannot tell a missing field
 from a null one, so every condition checks ``json_type`` first. Each fragment
 evaluates to 0 or 1, never NULL, so ``NOT (...)`` is a plain negation.
@@ -16,7 +20,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..filters import COMPARISON_OPERATORS, Condition, FilterSet, Scalar
+from ..filters import COMPARISON_OPERATORS, NEAR, Condition, FilterSet, Scalar
+from ..places import DISTANCE_FUNCTION, Circle
 
 _SQL_COMPARISONS = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 _NUMBER_TYPES = "('integer', 'real')"
@@ -49,6 +54,8 @@ def _build_condition(condition: Condition, column: str) -> tuple[str, list[Any]]
     value = f"json_extract({column}, ?)"
     op, expected = condition.operator, condition.value
 
+    if op == NEAR:
+        return _build_near(column, expected)
     if op == "exists":
         negation = "NOT " if expected else ""
         return f"({kind} {negation}IN ('', 'null'))", [path]
@@ -69,6 +76,16 @@ def _build_condition(condition: Condition, column: str) -> tuple[str, list[Any]]
     if op == "in":
         return _build_in(kind, value, path, expected)
     return _build_contains(kind, value, path, column, expected)
+
+
+def _build_near(column: str, circle: Circle) -> tuple[str, list[Any]]:
+    lat, lon = build_json_path(("lat",)), build_json_path(("lon",))
+    number = f"IFNULL(json_type({column}, ?), '') IN {_NUMBER_TYPES}"
+    distance = f"{DISTANCE_FUNCTION}(json_extract({column}, ?), json_extract({column}, ?), ?, ?)"
+    return (
+        f"({number} AND {number} AND IFNULL({distance} <= ?, 0))",
+        [lat, lon, lat, lon, circle.lat, circle.lon, circle.km],
+    )
 
 
 def _build_equals(kind: str, value: str, path: str, expected: Scalar) -> tuple[str, list[Any]]:

@@ -35,6 +35,7 @@ import urllib.parse
 from pathlib import Path
 
 from ..errors import ReadOnlyStoreError, StoreError
+from ..places import DISTANCE_FUNCTION, distance_between
 from .keyword_terms import terms_of_row
 
 DB_FILENAME = "same-same.db"
@@ -153,6 +154,7 @@ def connect(path: Path, read_only: bool = False) -> sqlite3.Connection:
         raise StoreError(f"cannot open the store in {where}: {exc}") from None
     try:
         conn.create_function(TERMS_FUNCTION, 3, terms_of_row, deterministic=True)
+        conn.create_function(DISTANCE_FUNCTION, 4, distance_between, deterministic=True)
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         if not read_only:  # a read-only file keeps the mode it was written in
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]

@@ -36,6 +36,7 @@ _IMAGE_FORM_SCHEMA = {
         "filters": {"type": "string", "description": "Metadata filters as a JSON object."},
         "min_score": {"type": "number", "minimum": -1, "maximum": 1},
         "min_relevance": {"type": "number", "minimum": 0, "maximum": 1},
+        "sort": {"type": "string", "description": 'A field to order by: "taken_at", "-taken_at".'},
     },
 }
 
@@ -154,6 +155,7 @@ def _form_ranking(form: FormData) -> RankingOptions:
     return parse_ranking(
         min_score=_form_number(form, "min_score"),
         min_relevance=_form_number(form, "min_relevance"),
+        sort=_form_text(form, "sort"),
     )
 
 

@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from ...validation import MAX_LIMIT
 from ..dependencies import Runner, Searcher, Vectors
 from ..errors import REFUSING_ROUTE, error_responses, refuse_method
-from ..json_body import StrictJSONRoute, json_response
+from ..json_body import StrictJSONRoute, json_response, parse_filter_text
 from ..schemas import (
     EmbedRequest,
     VectorCreateRequest,
@@ -91,9 +91,25 @@ def list_vectors(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     include_embedding: bool = False,
+    filters: Annotated[
+        str | None,
+        Query(description='Metadata filters as a JSON object, e.g. {"taken_at": {"gte": "2024"}}'),
+    ] = None,
+    sort: Annotated[
+        str | None,
+        Query(description='Order by a field: "taken_at" (oldest first), "-taken_at" (newest)'),
+    ] = None,
 ) -> Response:
-    """A page of records ordered by namespace, then id; ``next_offset`` is null on the last."""
-    page = vectors.list_page(namespace, offset, limit, with_vectors=include_embedding)
+    """A page of records ordered by namespace, then id (or by ``sort``), those matching
+    ``filters`` only where given; ``next_offset`` is null on the last."""
+    page = vectors.list_page(
+        namespace,
+        offset,
+        limit,
+        with_vectors=include_embedding,
+        filters=parse_filter_text(filters),
+        sort=sort,
+    )
     # json_response, not pydantic: metadata an older version stored nested hundreds deep
     # would stop pydantic's serialiser and fail the listing for every client
     return json_response(page.to_dict(include_embedding))

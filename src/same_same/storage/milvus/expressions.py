@@ -13,6 +13,9 @@ semantics, which is what matters for speed:
 * contains with a number or a boolean (``json_contains`` on an array);
 * exists: true (Milvus counts a null as present: a superset).
 
+``near`` (the exact distance) is checked in the client only; its bounding box
+travels as the two ``between`` conditions the filter has beside it.
+
 neq, exists: false and contains with a string are checked in the client only:
 they keep most records anyway, or Milvus cannot state them. Every operator the
 embedded store supports therefore works on Milvus too, with the same answers.

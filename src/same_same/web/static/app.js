@@ -21,6 +21,8 @@
     noGoodMatchDetail: $("no-good-match-detail"),
     showClosest: $("show-closest"),
     labelFilter: $("label-filter"),
+    dateFrom: $("date-from"),
+    dateTo: $("date-to"),
     labelOptions: $("label-options"),
     apiKeyButton: $("api-key-button"),
     queryImage: $("query-image"),
@@ -271,7 +273,32 @@
     else if (type === "text") filters.type = { neq: "image" };
     const label = els.labelFilter.value.trim();
     if (label) filters.label = { eq: label };
+    // taken_at is ISO 8601 (2024-06-15T18:30:00+02:00), so dates compare as strings:
+    // "to" includes its whole day by stopping before the next one.
+    const taken = {};
+    if (els.dateFrom.value) taken.gte = els.dateFrom.value;
+    if (els.dateTo.value) taken.lt = nextDay(els.dateTo.value);
+    if (Object.keys(taken).length) filters.taken_at = taken;
     return Object.keys(filters).length ? filters : null;
+  }
+
+  function nextDay(isoDate) {
+    const day = new Date(`${isoDate}T00:00:00Z`);
+    day.setUTCDate(day.getUTCDate() + 1);
+    return day.toISOString().slice(0, 10);
+  }
+
+  // The camera's own clock, as the photo's date says it (no time zone conversion).
+  function formatTakenAt(takenAt) {
+    const match = /^(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}))?/.exec(takenAt);
+    if (!match) return String(takenAt);
+    return match[2] ? `${match[1]} ${match[2]}` : match[1];
+  }
+
+  function formatPlace(lat, lon) {
+    const ns = lat >= 0 ? "N" : "S";
+    const ew = lon >= 0 ? "E" : "W";
+    return `${Math.abs(lat).toFixed(4)}°${ns} ${Math.abs(lon).toFixed(4)}°${ew}`;
   }
 
   function searchRequest() {
@@ -342,6 +369,8 @@
     if (els.typeFilter.value) params.set("type", els.typeFilter.value);
     if (els.mode.value && els.mode.value !== "vector") params.set("mode", els.mode.value);
     if (els.labelFilter.value.trim()) params.set("label", els.labelFilter.value.trim());
+    if (els.dateFrom.value) params.set("from", els.dateFrom.value);
+    if (els.dateTo.value) params.set("to", els.dateTo.value);
     const search = params.toString();
     history.replaceState(null, "", search ? `?${search}` : location.pathname);
   }
@@ -463,6 +492,7 @@
       // The bidi isolate keeps a right-to-left ellipsis (which shows the end of long paths) from reordering them.
       path.textContent = `\u2066${meta.path || ""}\u2069`;
       path.title = meta.path || "";
+      renderTaken(card, meta);
       const label = card.querySelector(".label-chip");
       if (meta.label) {
         label.hidden = false;
@@ -488,8 +518,27 @@
     return card;
   }
 
+  function renderTaken(card, meta) {
+    const taken = card.querySelector(".taken");
+    if (typeof meta.taken_at === "string" && meta.taken_at) {
+      taken.hidden = false;
+      card.dataset.takenAt = meta.taken_at;
+      const time = taken.querySelector(".taken-at");
+      time.dateTime = meta.taken_at;
+      time.textContent = formatTakenAt(meta.taken_at);
+      time.title = meta.taken_at_source === "mtime" ? "Date of the file (no date in its EXIF)" : "Date taken";
+    }
+    if (typeof meta.lat === "number" && typeof meta.lon === "number") {
+      taken.hidden = false;
+      const place = taken.querySelector(".place");
+      place.hidden = false;
+      place.textContent = formatPlace(meta.lat, meta.lon);
+      place.title = "Where it was taken (GPS)";
+    }
+  }
+
   const HIDDEN_META = new Set(["type", "text", "author", "title", "year", "namespace", "sha256", "abs_path",
-    "mtime", "bytes", "path", "filename"]);
+    "mtime", "bytes", "path", "filename", "taken_ts", "taken_at_source", "orientation"]);
 
   function renderMeta(list, meta) {
     const entries = Object.entries(meta).filter(([key, value]) =>
@@ -670,6 +719,8 @@
       if (state.lastResponse) renderResults(state.lastResponse, false);
     });
     els.labelFilter.addEventListener("change", onFiltersChanged);
+    els.dateFrom.addEventListener("change", onFiltersChanged);
+    els.dateTo.addEventListener("change", onFiltersChanged);
     els.labelFilter.addEventListener("keydown", (event) => {
       if (event.key === "Enter") {
         event.preventDefault();
@@ -721,6 +772,9 @@
     const params = new URLSearchParams(location.search);
     els.query.value = params.get("q") || "";
     els.labelFilter.value = params.get("label") || "";
+    const isDate = (value) => /^\d{4}-\d{2}-\d{2}$/.test(value || "");
+    if (isDate(params.get("from"))) els.dateFrom.value = params.get("from");
+    if (isDate(params.get("to"))) els.dateTo.value = params.get("to");
     if (["image", "text"].includes(params.get("type"))) els.typeFilter.value = params.get("type");
     if (["vector", "keyword", "hybrid"].includes(params.get("mode"))) els.mode.value = params.get("mode");
     const loaded = await loadNamespaces();
