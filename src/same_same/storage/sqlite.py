@@ -38,7 +38,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import ReadOnlyStoreError, RecordNotFoundError, StoreError
-from ..filters import FilterSet
 from ..records import EmbeddingSpace, Match, NamespaceInfo, Record
 from .base import Filters, VectorStore, namespace_not_found
 from .checks import (
@@ -57,18 +56,17 @@ from .filter_cache import FilterCache
 from .index_cache import IndexCache, IndexStats
 from .index_lease import WriterLeases
 from .index_settings import IndexSettings
-from .matrix_cache import CacheStats, MatrixCache, NamespaceRow
+from .matrix_cache import CacheStats, MatrixCache
 from .metadata_cache import MetadataCache
 from .sqlite_keywords import keyword_matches, select_note, upsert_note
 from .sqlite_rows import (
-    CHUNK_IDS,
     count_all_records,
     decode_vector,
     delete_by_ids,
     delete_namespace_rows,
     insert_namespace,
+    scan_metadata_pages,
     select_by_ids,
-    select_metadata_page,
     select_namespace,
     select_namespaces,
     select_record,
@@ -80,11 +78,8 @@ from .sqlite_schema import DB_FILENAME, ensure_schema, is_read_only
 from .sqlite_search import (
     Hit,
     Query,
-    Snapshot,
     fetch_matches,
-    search_matrix,
-    search_through_index,
-    select_filtered_rowids,
+    search_namespace,
 )
 from .sqlite_transactions import SQLiteConnections, log_deletions, mark_changed, next_seq
 from .writers import add_writer, check_writer
@@ -254,19 +249,19 @@ class SQLiteStore(VectorStore):
         Records written during the scan may or may not be seen.
         """
         self.get_namespace(namespace)
-        return self._scan_metadata(namespace)
+        return scan_metadata_pages(self._db, namespace)
 
     def get_content_hashes(self, namespace: str, ids: Sequence[str]) -> dict[str, str | None]:
-        rows = self._select_by_ids(namespace, "id, content_hash", "id", check_ids(ids))
+        rows = self._by_ids(namespace, "id, content_hash", "id", check_ids(ids))
         return {record_id: content_hash for record_id, content_hash in rows}
 
     def get_metadata(self, namespace: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        rows = self._select_by_ids(namespace, "id, metadata", "id", check_ids(ids))
+        rows = self._by_ids(namespace, "id, metadata", "id", check_ids(ids))
         return {record_id: json.loads(metadata) for record_id, metadata in rows}
 
     def find_vectors_by_hash(self, namespace: str, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         wanted = check_ids(hashes, "hashes")
-        rows = self._select_by_ids(namespace, "content_hash, vector", "content_hash", wanted)
+        rows = self._by_ids(namespace, "content_hash, vector", "content_hash", wanted)
         return {content_hash: decode_vector(vector) for content_hash, vector in rows}
 
     # -- search -------------------------------------------------------------
@@ -295,11 +290,11 @@ class SQLiteStore(VectorStore):
             query = Query(check_query(vector, space), limit, conditions, excluded, exact is True)
             found: list[Hit] = []
             for name in names:
-                row = self._cache.namespaces[name]
-                if self._indexes.serves(name, row):
-                    found.extend(self._search_indexed(conn, name, row, query))
-                else:
-                    found.extend(search_matrix(conn, name, self._cache.matrix(conn, name), query))
+                found.extend(
+                    search_namespace(
+                        conn, name, query, self._cache, self._indexes, self._filters, self._metadata
+                    )
+                )
             found.sort(key=lambda hit: (-hit[0], hit[1], hit[2]))
             return fetch_matches(conn, found[:limit])
 
@@ -363,6 +358,13 @@ class SQLiteStore(VectorStore):
 
     # -- internals ----------------------------------------------------------
 
+    def _by_ids(
+        self, namespace: str, columns: str, key: str, wanted: list[str]
+    ) -> list[tuple[Any, ...]]:
+        with self._db.translate_errors():
+            self.get_namespace(namespace)
+            return select_by_ids(self._connection(), namespace, columns, key, wanted)
+
     def _check_writable(self) -> None:
         if self.read_only:
             raise ReadOnlyStoreError(
@@ -379,25 +381,6 @@ class SQLiteStore(VectorStore):
         self._cache.refresh(conn)
         self._indexes.refresh(conn, self._cache.namespaces, self._cache.seq, self._cache.horizon)
 
-    def _search_indexed(
-        self, conn: sqlite3.Connection, name: str, row: NamespaceRow, query: Query
-    ) -> list[Hit]:
-        self._cache.drop(name)  # the index holds the vectors now; free the float32 copy
-        snapshot = Snapshot(self._cache.seq, self._cache.horizon, self._cache.namespaces)
-        index = self._indexes.index(conn, name, row, snapshot.seq, snapshot.horizon)
-
-        def select_allowed(conditions: FilterSet) -> np.ndarray:
-            return self._filters.rowids(
-                snapshot.seq,
-                name,
-                conditions,
-                lambda: select_filtered_rowids(conn, snapshot, name, conditions, self._metadata),
-            )
-
-        return search_through_index(
-            conn, name, index, query, self._indexes.settings, select_allowed
-        )
-
     def _update_index(self, namespace: str, records: int) -> None:
         """Extend a large namespace's index with the ``records`` just committed (and maybe
         save it), unless another writer maintains it (``index_lease``)."""
@@ -413,24 +396,6 @@ class SQLiteStore(VectorStore):
             ):
                 self._cache.drop(namespace)
                 self._indexes.index(conn, namespace, row, self._cache.seq, self._cache.horizon)
-
-    def _scan_metadata(self, namespace: str) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
-        after = ""
-        while True:
-            with self._db.translate_errors():
-                rows = select_metadata_page(self._connection(), namespace, after)
-            for record_id, content_hash, metadata in rows:
-                yield record_id, content_hash, json.loads(metadata)
-            if len(rows) < CHUNK_IDS:
-                return
-            after = rows[-1][0]
-
-    def _select_by_ids(
-        self, namespace: str, columns: str, key: str, wanted: list[str]
-    ) -> list[tuple[Any, ...]]:
-        with self._db.translate_errors():
-            self.get_namespace(namespace)
-            return select_by_ids(self._connection(), namespace, columns, key, wanted)
 
 
 __all__ = ["SQLiteStore"]

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..records import EmbeddingSpace, NamespaceInfo, Record
+
+if TYPE_CHECKING:
+    from .sqlite_transactions import SQLiteConnections
 
 CHUNK_IDS = 10_000
 """Ids per query when looking many up at once, and rows per page of a scan."""
@@ -115,6 +118,22 @@ def select_record_page(
         (namespace, limit, offset),
     )
     return [_decode_record(row, with_vector=with_vectors) for row in rows]
+
+
+def scan_metadata_pages(
+    db: SQLiteConnections, namespace: str
+) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
+    """(id, content hash, metadata) of every record of ``namespace``, a page of
+    ``CHUNK_IDS`` per short read, so no read transaction stays open while the caller works."""
+    after = ""
+    while True:
+        with db.translate_errors():
+            rows = select_metadata_page(db.connection(), namespace, after)
+        for record_id, content_hash, metadata in rows:
+            yield record_id, content_hash, json.loads(metadata)
+        if len(rows) < CHUNK_IDS:
+            return
+        after = rows[-1][0]
 
 
 def select_metadata_page(

@@ -26,11 +26,12 @@ import numpy as np
 from ..filters import FilterSet
 from ..records import Match
 from .ann_index import VectorIndex
-from .filter_cache import select_rowids
+from .filter_cache import FilterCache, select_rowids
+from .index_cache import IndexCache
 from .index_search import search_index
 from .index_settings import IndexSettings
 from .matrix import SearchMatrix, normalize_rows_in_place, select_top
-from .matrix_cache import NamespaceRow
+from .matrix_cache import MatrixCache, NamespaceRow
 from .metadata_cache import MetadataCache
 from .sql_filters import build_filter_sql
 
@@ -60,6 +61,27 @@ class Query:
     """Record ids that must not come back."""
     exact: bool
     """Whether an indexed namespace must give the exact answer too."""
+
+
+def search_namespace(
+    conn: sqlite3.Connection,
+    name: str,
+    query: Query,
+    cache: MatrixCache,
+    indexes: IndexCache,
+    filters: FilterCache,
+    metadata: MetadataCache,
+) -> list[Hit]:
+    """``query``'s best hits in namespace ``name``: through its index when the index
+    serves it (the float32 matrix is dropped then), else exactly in the matrix."""
+    row = cache.namespaces[name]
+    if not indexes.serves(name, row):
+        return search_matrix(conn, name, cache.matrix(conn, name), query)
+    cache.drop(name)
+    snapshot = Snapshot(cache.seq, cache.horizon, cache.namespaces)
+    index = indexes.index(conn, name, row, snapshot.seq, snapshot.horizon)
+    allowed = RowidSelector(conn, snapshot, name, filters, metadata)
+    return search_through_index(conn, name, index, query, indexes.settings, allowed)
 
 
 def search_matrix(
@@ -104,6 +126,32 @@ def search_through_index(
         exact=query.exact,
     )
     return [(score, record_id, name) for score, record_id in hits]
+
+
+class RowidSelector:
+    """The rowids a filtered index search may return: ``filter_cache`` answers repeated
+    filters, the metadata index or SQL (``select_filtered_rowids``) the rest."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        snapshot: Snapshot,
+        name: str,
+        filters: FilterCache,
+        metadata: MetadataCache,
+    ) -> None:
+        self.conn, self.snapshot, self.name = conn, snapshot, name
+        self.filters, self.metadata = filters, metadata
+
+    def __call__(self, conditions: FilterSet) -> np.ndarray:
+        return self.filters.rowids(
+            self.snapshot.seq,
+            self.name,
+            conditions,
+            lambda: select_filtered_rowids(
+                self.conn, self.snapshot, self.name, conditions, self.metadata
+            ),
+        )
 
 
 def select_filtered_rowids(
