@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .layout import KEY, NS, literal
+from .layout import KEY, NS, in_list, literal
 from .location import MilvusLocation
 
 PAGE = 4_096
 """Rows per query page (Milvus caps a query's offset + limit at 16,384)."""
+CHUNK = 1_000
+"""Keys per ``in [...]`` expression."""
 
 
 def query(
@@ -31,6 +33,17 @@ def query(
         timeout=location.timeout,
         **kwargs,
     )
+    return rows
+
+
+def by_keys(
+    client: Any, location: MilvusLocation, collection: str, keys: list[str], fields: list[str]
+) -> list[dict[str, Any]]:
+    """The rows of ``collection`` whose primary key is one of ``keys``, ``CHUNK`` at a time."""
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start : start + CHUNK]
+        rows.extend(query(client, location, collection, in_list(KEY, chunk), fields))
     return rows
 
 
@@ -59,4 +72,4 @@ def pages(
             return
 
 
-__all__ = ["PAGE", "count", "pages", "query"]
+__all__ = ["CHUNK", "PAGE", "by_keys", "count", "pages", "query"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
@@ -68,9 +67,8 @@ from .layout import (
 )
 from .location import MilvusLocation, parse_milvus_url
 from .search import Plan, ann, scan
+from .sizes import NamespaceSizes
 
-_CHUNK = 1_000
-_SIZE_TTL = 5.0
 SEARCH_THREADS = 8
 """Searches (and the batches of a large read) in flight at once: each waits on the
 server, so several overlap; the server sends this many vector searches at a time."""
@@ -90,8 +88,7 @@ class MilvusStore(VectorStore):
         self._ready: set[str] = set()
         self._always_scan = not IndexSettings.from_env().enabled
         self._pool = concurrent.futures.ThreadPoolExecutor(SEARCH_THREADS, "same-same-milvus")
-        self._sizes: dict[str, tuple[float, int]] = {}
-        """uid -> (when, count): how big a namespace was lately, to choose scan or index."""
+        self._sizes = NamespaceSizes(self.location.scan_max, self._count)
         with self._errors():
             self._catalog = Catalog(self._client, self._pymilvus, location)
 
@@ -183,12 +180,13 @@ class MilvusStore(VectorStore):
         with self._errors():
             entry = self._entry(namespace)
             collection = self._collection(entry)
-            for start in range(0, len(wanted), _CHUNK):
-                keys = [record_key(entry.uid, rid) for rid in wanted[start : start + _CHUNK]]
-                existing = [row[KEY] for row in self._query(collection, in_list(KEY, keys), [KEY])]
-                if existing:
-                    self._client.delete(collection, ids=existing, timeout=self.location.timeout)
-                    deleted += len(existing)
+            keys = [record_key(entry.uid, record_id) for record_id in wanted]
+            rows = reads.by_keys(self._client, self.location, collection, keys, [KEY])
+            existing = [row[KEY] for row in rows]
+            for start in range(0, len(existing), reads.CHUNK):
+                chunk = existing[start : start + reads.CHUNK]
+                self._client.delete(collection, ids=chunk, timeout=self.location.timeout)
+                deleted += len(chunk)
         return deleted
 
     def count(self, namespace: str | None = None) -> int:
@@ -212,10 +210,8 @@ class MilvusStore(VectorStore):
                 keys.extend(row[KEY] for row in page[skip:])
                 if len(keys) >= limit:
                     break
-            rows: list[dict[str, Any]] = []
-            for start in range(0, min(len(keys), limit), _CHUNK):
-                chunk = keys[start : min(start + _CHUNK, limit)]
-                rows.extend(self._query(entry.collection, in_list(KEY, chunk), fields))
+            chosen = keys[:limit]
+            rows = reads.by_keys(self._client, self.location, entry.collection, chosen, fields)
         rows.sort(key=lambda row: row[KEY])
         return [record_from_row(row, with_vectors) for row in rows]
 
@@ -239,8 +235,9 @@ class MilvusStore(VectorStore):
         with self._errors():
             entry = self._entry(namespace)
             collection = self._collection(entry)
-            for start in range(0, len(wanted), _CHUNK):
-                stored = [form for h in wanted[start : start + _CHUNK] for form in hash_forms(h)]
+            for start in range(0, len(wanted), reads.CHUNK):
+                chunk = wanted[start : start + reads.CHUNK]
+                stored = [form for h in chunk for form in hash_forms(h)]
                 expression = f"{NS} == {literal(entry.uid)} and {in_list(HASH, stored)}"
                 for row in self._query(collection, expression, [HASH, VECTOR]):
                     found[row[HASH][1:]] = np.asarray(row[VECTOR], dtype=np.float32)
@@ -348,25 +345,9 @@ class MilvusStore(VectorStore):
         collection = self._collection(next(iter(entries.values())))
         uids = {entry.uid: name for name, entry in entries.items()}
         plan = Plan(collection, uids, query, args.limit, args.conditions, tuple(args.excluded))
-        if exact or self._always_scan or self._small(list(entries.values())):
+        if exact or self._always_scan or self._sizes.small(entries.values()):
             return scan(self._client, self.location, plan)
         return ann(self._client, self.location, plan)
-
-    def _small(self, entries: list[Entry]) -> bool:
-        budget = self.location.scan_max
-        if budget == 0:
-            return False
-        total = 0
-        now = time.monotonic()
-        for entry in entries:
-            when, size = self._sizes.get(entry.uid, (0.0, 0))
-            if now - when > _SIZE_TTL:  # only the choice of path rides on a stale count
-                size = self._count(entry)
-                self._sizes[entry.uid] = (now, size)
-            total += size
-            if total > budget:
-                return False
-        return True
 
     def _collection(self, entry: Entry) -> str:
         """``entry``'s data collection, created and loaded the first time it is needed."""
@@ -408,14 +389,10 @@ class MilvusStore(VectorStore):
     def _rows_by_id(
         self, namespace: str, wanted: list[str], fields: list[str]
     ) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
         with self._errors():
             entry = self._entry(namespace)
-            collection = self._collection(entry)
-            for start in range(0, len(wanted), _CHUNK):
-                keys = [record_key(entry.uid, rid) for rid in wanted[start : start + _CHUNK]]
-                rows.extend(self._query(collection, in_list(KEY, keys), fields))
-        return rows
+            keys = [record_key(entry.uid, record_id) for record_id in wanted]
+            return reads.by_keys(self._client, self.location, self._collection(entry), keys, fields)
 
 
 _ALL_FIELDS = [KEY, NS, ID, "text", HASH, METADATA, VECTOR]
