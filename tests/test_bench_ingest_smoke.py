@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from same_same.embedders.clip.onnx_backend import FILE_TAGS
+
 pytest.importorskip("onnxruntime", reason="needs the [onnx] extra")
 pytest.importorskip("open_clip", reason="needs the [clip] extra")
 pytestmark = pytest.mark.clip
@@ -28,13 +30,20 @@ def test_tiny_run_writes_table_and_json(tmp_path: Path) -> None:
         [
             sys.executable,
             str(REPO / "bench" / "ingest.py"),
-            "--model-config", str(TINY / "same-same-tiny-clip.json"),
-            "--weights", str(TINY / "same-same-tiny-clip.safetensors"),
-            "--backends", "torch,onnx-int8,auto",
-            "--sizes", "200x150,120x90",
-            "--count", "5",
-            "--batch-size", "2",
-            "--model-seconds", "0.2",
+            "--model-config",
+            str(TINY / "same-same-tiny-clip.json"),
+            "--weights",
+            str(TINY / "same-same-tiny-clip.safetensors"),
+            "--backends",
+            "torch,onnx-int8,auto",
+            "--sizes",
+            "200x150,120x90",
+            "--count",
+            "5",
+            "--batch-size",
+            "2",
+            "--model-seconds",
+            "0.2",
             f"--work-dir={tmp_path / 'work'}",
             f"--out={out}",
         ],
@@ -56,8 +65,12 @@ def test_tiny_run_writes_table_and_json(tmp_path: Path) -> None:
 
     rows = report["results"]
     assert [(r["size"], r["backend"]) for r in rows] == [
-        ("200x150", "torch"), ("200x150", "onnx-int8"), ("200x150", "auto"),
-        ("120x90", "torch"), ("120x90", "onnx-int8"), ("120x90", "auto"),
+        ("200x150", "torch"),
+        ("200x150", "onnx-int8"),
+        ("200x150", "auto"),
+        ("120x90", "torch"),
+        ("120x90", "onnx-int8"),
+        ("120x90", "auto"),
     ]
     # auto names what it ran: the tiny model's int8 export fails the top-5 check
     assert [r["resolved_backend"] for r in rows] == ["torch", "onnx-int8", "onnx"] * 2
@@ -70,13 +83,15 @@ def test_tiny_run_writes_table_and_json(tmp_path: Path) -> None:
         assert 0 <= row["startup_s"] < row["seconds"]
     torch_row, int8_row = rows[0], rows[1]
     assert torch_row["ratio_vs_torch"] == 1.0 and torch_row["export_s"] is None
-    assert int8_row["ratio_vs_torch"] == pytest.approx(int8_row["rate"] / torch_row["rate"],
-                                                       rel=0.01, abs=1e-3)
+    assert int8_row["ratio_vs_torch"] == pytest.approx(
+        int8_row["rate"] / torch_row["rate"], rel=0.01, abs=1e-3
+    )
     # the tiny model was exported once into the benchmark's cache (export_s itself is a
     # time, reported only above a threshold, so it is not checked here)
     cached = sorted(p.name for p in (tmp_path / "work" / "onnx-cache").rglob("*") if p.is_file())
     exported = [name for name in cached if name.endswith(".onnx")]
-    assert len(exported) == 4 and sum("-int8-" in name for name in exported) == 2
+    int8_tag = f"-{FILE_TAGS['int8']}-"
+    assert len(exported) == 4 and sum(int8_tag in name for name in exported) == 2
     assert sum(name.endswith("-auto-cpu.json") for name in cached) == 1  # auto's check, kept
 
     table = done.stdout
