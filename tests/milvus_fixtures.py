@@ -6,8 +6,9 @@ about 8 s; the first test that needs it starts it, on free loopback ports, in a
 temp directory, and the session's end stops it. ``$SAME_SAME_TEST_MILVUS=HOST:PORT``
 points the tests at a server that is already running instead (one Milvus
 standalone per machine: it locks /run/milvus/standalone.pid). A second test session on
-the machine shares the server the first one started (its base dir names the owner), and
-only a server whose session was killed is stopped, never a live session's.
+the machine joins the server the first one started (its base dir names the session that
+owns it and those that joined); the last session to leave stops it, and a server whose
+sessions were all killed is stopped by the next session, never one a live session uses.
 
 Each test gets its own *scope* of namespaces (``?scope=`` in the store URL), so
 tests share the server's collections and never see each other's records, and
@@ -18,12 +19,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
+import shutil
+import signal
 import socket
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -57,7 +62,9 @@ def _wait_ready(address: str, timeout: float = 120) -> None:
 
 
 OWNER_FILE = "owner.json"
-"""In a server's base dir: the pid of the test session that started it, and its address."""
+"""In a server's base dir: the pid of the test session that stops it, and its address."""
+SHARERS = "sessions"
+"""In a server's base dir: one file per test session using it, named by its pid."""
 
 
 def _pid_alive(pid: int) -> bool:
@@ -80,20 +87,66 @@ def _live_servers() -> Iterator[tuple[int, Path]]:
                 yield int(proc.name), Path(f"{head}/{BASE_PREFIX}{rest.split('/')[0]}")
 
 
-def _shared_or_stale() -> str | None:
-    """The address of a server another live test session owns (one Milvus standalone per
-    machine, so this session shares it); servers whose session was killed are stopped."""
-    import json
-    import signal
+def _read_owner(base: Path) -> dict[str, Any] | None:
+    with contextlib.suppress(OSError, ValueError):
+        owner = json.loads((base / OWNER_FILE).read_text())
+        if isinstance(owner, dict) and isinstance(owner.get("pid"), int):
+            return owner
+    return None
 
+
+def _write_owner(base: Path, pid: int, address: str) -> None:
+    temp = base / f".{OWNER_FILE}.{os.getpid()}"
+    temp.write_text(json.dumps({"pid": pid, "address": address}))
+    os.replace(temp, base / OWNER_FILE)
+
+
+def _other_sessions(base: Path) -> list[int]:
+    """Live test sessions other than this one that share the server in ``base``."""
+    sessions = []
+    for entry in (base / SHARERS).glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid != os.getpid() and _pid_alive(pid):
+            sessions.append(pid)
+    return sorted(sessions)
+
+
+def _join_or_clean_up() -> tuple[str, Path] | None:
+    """(address, base dir) of a server a live test session owns, which this session joins
+    (one Milvus standalone per machine); servers whose sessions are all gone are stopped."""
     for pid, base in _live_servers():
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            owner = json.loads((base / OWNER_FILE).read_text())
-            if int(owner["pid"]) != os.getpid() and _pid_alive(int(owner["pid"])):
-                return str(owner["address"])
+        owner = _read_owner(base)
+        if owner is not None and owner["pid"] != os.getpid() and _pid_alive(owner["pid"]):
+            (base / SHARERS).mkdir(exist_ok=True)
+            (base / SHARERS / str(os.getpid())).touch()
+            return str(owner["address"]), base
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGKILL)
     return None
+
+
+def _leave(base: Path, address: str) -> bool:
+    """Leave the server in ``base``; True when this session is the last and must stop it.
+    An owner that leaves first hands the server over to a session still using it."""
+    with contextlib.suppress(OSError):
+        (base / SHARERS / str(os.getpid())).unlink()
+    owner = _read_owner(base)
+    if owner is None or owner["pid"] != os.getpid():
+        return False
+    others = _other_sessions(base)
+    if others:
+        _write_owner(base, others[0], address)
+        return False
+    return True
+
+
+def _stop_left_over(base: Path) -> None:
+    """Stop a server this session took over from the one that started it."""
+    for pid, server_base in _live_servers():
+        if server_base == base:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -106,10 +159,15 @@ def milvus_address() -> Iterator[str]:
         yield given
         return
     milvus = pytest.importorskip("milvus", reason="needs the milvus server package (test extra)")
-    shared = _shared_or_stale()
-    if shared:
-        _wait_ready(shared)
-        yield shared
+    joined = _join_or_clean_up()
+    if joined is not None:
+        address, base = joined
+        try:
+            _wait_ready(address)
+            yield address
+        finally:
+            if _leave(base, address):
+                _stop_left_over(base)
         return
     base = Path(tempfile.mkdtemp(prefix=BASE_PREFIX))
     server = milvus.MilvusServer()
@@ -120,17 +178,18 @@ def milvus_address() -> Iterator[str]:
     server.config.set("proxy.timeTickInterval", 20)
     server.config.set("dataNode.dataSync.skipMode.enable", "false")
     address = f"127.0.0.1:{server.listen_port}"
-    (base / OWNER_FILE).write_text(f'{{"pid": {os.getpid()}, "address": "{address}"}}')
+    (base / SHARERS).mkdir()
+    _write_owner(base, os.getpid(), address)
     server.start()
     try:
         _wait_ready(address)
         yield address
     finally:
-        server.stop()
-        with contextlib.suppress(OSError):
-            import shutil
-
+        if _leave(base, address):
+            server.stop()
             shutil.rmtree(base, ignore_errors=True)
+        else:  # handed over: the package's __del__ must not stop it when this process ends
+            server.server_proc = None
 
 
 def milvus_spec(address: str, key: object, **options: str | int) -> str:
