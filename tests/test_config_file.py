@@ -138,6 +138,8 @@ def test_the_file_reaches_what_the_library_reads_from_the_environment_only_while
         ("[ingest]\nrecursive = 1\n", "ingest.recursive must be true or false, not 1"),
         ("[ingest]\nbatch_size = true\n", "ingest.batch_size must be a whole number, not True"),
         ("namespace = \n", "is not valid TOML"),
+        ("[ingest]\nbatch_size = 0\n", "ingest.batch_size: 0 is not in the range 1<=x<=4096"),
+        ('[ingest]\ngpu_decode = "maybe"\n', "ingest.gpu_decode: 'maybe' is not one of"),
     ],
 )
 def test_a_bad_file_is_one_line_naming_the_key_and_the_file(

@@ -25,6 +25,7 @@ from ..config_file import (
     parameter_defaults,
     resolve_settings,
 )
+from ..errors import InvalidInputError
 from .options import data_dir_option, json_option
 
 ARGS_KEY = "same_same.args"
@@ -77,15 +78,25 @@ def _default_map(command: click.Command, config: ConfigFile) -> dict[str, Any]:
             if nested:
                 found[name] = nested
             continue
-        names = {param.name for param in sub.params}
+        params = {param.name: param for param in sub.params}
         values = {
-            setting.param: value
+            setting.param: _checked(config, setting.key, params[setting.param], value)
             for setting, value in defaults
-            if setting.param in names and (not setting.commands or name in setting.commands)
+            if setting.param in params and (not setting.commands or name in setting.commands)
         }
         if values:
             found[name] = values
     return found
+
+
+def _checked(config: ConfigFile, key: str, param: click.Parameter, value: Any) -> Any:
+    """``value`` if the option takes it (a range, a choice), else the file's one-line error
+    rather than click's usage screen about a flag nobody typed."""
+    try:
+        param.type.convert(value, param, None)
+    except click.BadParameter as exc:
+        raise InvalidInputError(f"{config.path}: {key}: {exc.message}") from None
+    return value
 
 
 def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
