@@ -57,7 +57,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("data_dir", "text", "store directory", "~/.local/share/same-same", DATA_DIR_ENV),
+    Setting("data_dir", "text", "store directory", "$XDG_DATA_HOME/same-same", DATA_DIR_ENV),
     Setting("store", "text", "sqlite or a milvus:// spec", "sqlite", "SAME_SAME_STORE"),
     Setting(
         "embedder", "text", "embedder by name", "local (watch, serve: clip)", "SAME_SAME_EMBEDDER"
@@ -71,7 +71,7 @@ SETTINGS: tuple[Setting, ...] = (
         "clip.backend", "text", "auto, torch, onnx, onnx-int8", "auto", "SAME_SAME_CLIP_BACKEND"
     ),
     Setting("clip.device", "text", "auto, cpu, cuda, cuda:N, mps", "auto", param="device"),
-    Setting("clip.onnx_dir", "text", "ONNX exports folder", "MODELS_DIR", "SAME_SAME_ONNX_DIR"),
+    Setting("clip.onnx_dir", "text", "ONNX exports folder", "DATA_DIR/onnx", "SAME_SAME_ONNX_DIR"),
     Setting(
         "clip.onnx_threads", "integer", "ONNX threads", "one per core", "SAME_SAME_ONNX_THREADS"
     ),
