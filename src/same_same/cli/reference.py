@@ -31,13 +31,12 @@ def render_cli_reference(group: click.Group, prog_name: str = "same-same") -> st
 def _helps(
     command: click.Command, path: list[str], parent: click.Context | None
 ) -> Iterator[tuple[list[str], str]]:
-    ctx = click.Context(
-        command,
-        info_name=path[-1],
-        parent=parent,
-        terminal_width=HELP_WIDTH,
-        max_content_width=HELP_WIDTH,
-    )
+    settings = {  # as `make_context` would (``-h``), so help reads as the real command's
+        **command.context_settings,
+        "terminal_width": HELP_WIDTH,
+        "max_content_width": HELP_WIDTH,
+    }
+    ctx = click.Context(command, info_name=path[-1], parent=parent, **settings)
     yield path, command.get_help(ctx)
     if isinstance(command, click.Group):
         for name in sorted(command.list_commands(ctx)):
