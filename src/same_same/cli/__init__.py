@@ -10,6 +10,7 @@ import click
 
 from .. import __version__
 from ..errors import SameSameError
+from .config import ARGS_KEY, apply_config_file, config_command, config_option
 from .demo import demo_command
 from .duplicates import duplicates_command
 from .evaluate import eval_command
@@ -74,6 +75,10 @@ class TranslatingGroup(click.Group):
     """Turns what a command raises into its one line and exit status inside click, so the
     real process (``main``) and an in-process ``CliRunner.invoke(cli, ...)`` print the same."""
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[ARGS_KEY] = list(args)  # the settings file's lookup reads --data-dir early
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -86,14 +91,19 @@ class TranslatingGroup(click.Group):
 
 @click.group(cls=TranslatingGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="same-same")
-def cli() -> None:
+@config_option
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
     """same-same: find text and images by meaning.
 
     \b
     same-same ingest -e clip images:./photos     put photos in the store
     same-same search "a sunset over the ocean"   search from the shell
     same-same serve                              REST API and search page on :8080
+
+    Settings: flags, SAME_SAME_* variables, or same-same.toml (same-same config show).
     """
+    apply_config_file(ctx, config_path)
 
 
 cli.add_command(ingest_command)
@@ -103,6 +113,7 @@ cli.add_command(watch_command)
 cli.add_command(namespaces_command)
 cli.add_command(duplicates_command)
 cli.add_command(models_command)
+cli.add_command(config_command)
 
 cli.add_command(demo_command)
 cli.add_command(eval_command)

@@ -35,6 +35,19 @@ from .options import (
     f"[env {API_KEY_ENV}].",
 )
 @click.option(
+    "--api-key-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Read the API key from FILE (its first line); --api-key and its variable win.",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Largest request body; a bigger one is answered 413 [default: 32 MiB].",
+)
+@click.option(
     "-w",
     "--workers",
     type=int,
@@ -63,6 +76,8 @@ def serve_command(
     addr: str,
     debug: bool,
     api_key: str | None,
+    api_key_file: str | None,
+    max_body_bytes: int | None,
     workers: int,
     access_log: bool,
     data_dir: str | None,
@@ -83,12 +98,14 @@ def serve_command(
     as `same-same watch` does, in a thread of its own.
     """
     from ..ingest import IngestOptions
-    from ..server import ServeOptions, ServerSettings, parse_addr, serve
-    from ..server.auth import check_api_key
+    from ..server import DEFAULT_MAX_BODY_BYTES, ServeOptions, ServerSettings, parse_addr, serve
+    from ..server.auth import check_api_key, read_api_key_file
     from ..watch import WatchOptions, WatchRequest
 
     if api_key is None and API_KEY_ENV in os.environ:  # click reads an empty variable as unset
         api_key = os.environ[API_KEY_ENV]
+    if api_key is None and api_key_file is not None:
+        api_key = read_api_key_file(api_key_file)
     host, port = parse_addr(addr)
     options = ServeOptions(host=host, port=port, workers=workers, access_log=access_log)
     store_dir = resolve_data_dir(data_dir)
@@ -108,6 +125,7 @@ def serve_command(
         data_dir=store_dir,
         api_key=check_api_key(api_key),
         debug=debug,
+        max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
         store=store_spec,
         watches=tuple(
             WatchRequest(folder, embedder, embedder_options, watch_options)

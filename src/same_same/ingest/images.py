@@ -157,10 +157,10 @@ class ImageRun:
         for outcome in outcomes:
             if isinstance(outcome, Skip):
                 self.log.skip(outcome.location, outcome.reason)
-                self.log.progress.advance()
+                self.log.progress.advance(current=outcome.location)
             elif isinstance(outcome, Unchanged):
                 self.report.unchanged += 1
-                self.log.progress.advance()
+                self.log.progress.advance(current=outcome.location)
                 self.log.say(f"unchanged {outcome.location}")
             else:
                 batch.append(outcome)
@@ -213,7 +213,7 @@ class ImageRun:
                 store.delete(namespace, moved)
         if records:
             self.known_hashes.update(ready.sha256 for ready in firsts.values())
-        self.log.progress.advance(len(batch))
+        self.log.progress.advance(len(batch), current=batch[-1].file.location)
 
     def moved_away(self, records: list[Record]) -> list[str]:
         """Records whose file moved to one of ``records``: same content, old path gone."""

@@ -1,10 +1,21 @@
-"""A progress line on stderr: count, total, rate and ETA. Quiet when not a terminal."""
+"""Progress on stderr: a bar (rich) with count, rate, ETA and the current item on a
+terminal; a plain line every ``log_interval`` seconds elsewhere (CI logs, pipes)."""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Protocol, TextIO
+
+
+class ProgressDisplay(Protocol):
+    """What draws the bar on a terminal (``progress_bar.RichBar``)."""
+
+    def update(self, done: int, total: int | None, current: str | None) -> None: ...
+
+    def print_line(self, text: str) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 def format_duration(seconds: float) -> str:
@@ -17,8 +28,10 @@ def format_duration(seconds: float) -> str:
 class Progress:
     """Counts done items and redraws one stderr line at most ``interval`` seconds apart.
 
-    On a terminal the line is redrawn in place; otherwise (CI logs, pipes) a line is
-    printed every ``log_interval`` seconds so long jobs still show life.
+    On a terminal a rich bar shows count, total, rate, ETA and the current item;
+    otherwise (CI logs, pipes) a line is printed every ``log_interval`` seconds so long
+    jobs still show life. ``display`` replaces the terminal's bar (tests draw it into a
+    buffer); it implies a terminal.
     """
 
     def __init__(
@@ -29,6 +42,7 @@ class Progress:
         enabled: bool = True,
         interval: float = 0.2,
         log_interval: float = 10.0,
+        display: ProgressDisplay | None = None,
     ) -> None:
         self.total = total
         self.unit = unit
@@ -36,19 +50,33 @@ class Progress:
         self.enabled = enabled
         self.done = 0
         self.started = time.monotonic()
+        self.current: str | None = None
+        self._display = display
         self._last_draw = 0.0
         self._interval = interval if self._is_tty() else log_interval
         self._drawn = False
 
     def _is_tty(self) -> bool:
+        if self._display is not None:
+            return True
         isatty = getattr(self.stream, "isatty", None)
         return bool(isatty and isatty())
+
+    def _bar(self) -> ProgressDisplay:
+        if self._display is None:
+            from .progress_bar import RichBar
+
+            self._display = RichBar(self.stream, self.unit)
+        return self._display
 
     def set_total(self, total: int | None) -> None:
         self.total = total
 
-    def advance(self, count: int = 1) -> None:
+    def advance(self, count: int = 1, current: str | None = None) -> None:
+        """``count`` more items done; ``current``: the last one's name, shown by the bar."""
         self.done += count
+        if current is not None:
+            self.current = current
         now = time.monotonic()
         if self.enabled and now - self._last_draw >= self._interval:
             self._last_draw = now
@@ -68,20 +96,22 @@ class Progress:
 
     def _draw(self) -> None:
         if self._is_tty():
-            self.stream.write("\r\033[K" + self.line())
+            self._bar().update(self.done, self.total, self.current)
         else:
             self.stream.write(self.line() + "\n")
-        self.stream.flush()
+            self.stream.flush()
         self._drawn = True
 
     def message(self, text: str) -> None:
         """Print a line (a skipped file, a warning) without garbling the bar."""
         if self._is_tty() and self._drawn:
-            self.stream.write("\r\033[K")
+            self._bar().print_line(text)  # above the bar, which stays at the bottom
+            return
         self.stream.write(text + "\n")
         self.stream.flush()
 
     def close(self) -> None:
         if self.enabled and self._drawn and self._is_tty():
-            self.stream.write("\r\033[K")
-            self.stream.flush()
+            bar = self._bar()
+            bar.update(self.done, self.total, self.current)  # the last count, then away
+            bar.stop()

@@ -25,7 +25,7 @@ def _good_items(items: Iterable[SourceItem | BadItem], log: ItemLog) -> Iterator
         log.report.seen += 1
         if isinstance(item, BadItem):
             log.skip(item.location, item.reason)
-            log.progress.advance()
+            log.progress.advance(current=item.location)
         else:
             yield item
 
@@ -131,7 +131,7 @@ def _ingest_batch(
     report.stored += len(records)
     for record in records:
         log.say(f"stored {record.id}")
-    log.progress.advance(len(batch))
+    log.progress.advance(len(batch), current=batch[-1].location if batch else None)
 
 
 def _upsert_accepted(

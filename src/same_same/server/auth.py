@@ -7,6 +7,8 @@ page, its static files and the API docs stay open so a browser can load them.
 from __future__ import annotations
 
 import hmac
+import os
+from pathlib import Path
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -37,6 +39,17 @@ def check_api_key(api_key: str | None) -> str | None:
             hint="remove the spaces around it",
         )
     return api_key
+
+
+def read_api_key_file(path: str | os.PathLike[str]) -> str:
+    """The key a file holds: its first line, without the line break (``--api-key-file``)."""
+    try:
+        text = Path(path).expanduser().read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise InvalidInputError(f"cannot read the API key file {path}: {reason}") from None
+    lines = text.splitlines()
+    return lines[0] if lines else ""
 
 
 def extract_api_key(headers: Headers) -> str | None:
