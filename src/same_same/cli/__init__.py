@@ -13,6 +13,7 @@ from ..errors import SameSameError
 from .demo import demo_command
 from .duplicates import duplicates_command
 from .evaluate import eval_command
+from .export import export_command
 from .ingest import ingest_command
 from .inspect import namespaces_command
 from .models import models_command
@@ -102,6 +103,7 @@ cli.add_command(serve_command)
 cli.add_command(watch_command)
 cli.add_command(namespaces_command)
 cli.add_command(duplicates_command)
+cli.add_command(export_command)
 cli.add_command(models_command)
 
 cli.add_command(demo_command)
