@@ -78,7 +78,7 @@ class NpyReader:
             )
         try:
             matrix = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
+        except Exception as exc:  # numpy's header parser raises what a tokenizer raises
             raise InvalidInputError(f"{path}: not a readable .npy file ({exc})") from exc
         self._lines = LinesReader(sibling)
         self.header = self._lines.header
