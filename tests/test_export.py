@@ -281,3 +281,36 @@ def test_dry_run_reads_everything_and_stores_nothing(tmp_path: Path) -> None:
                                        "read": 5, "dry_run": True}  # fmt: skip
     with open_store(tmp_path / "b") as store:
         assert store.find_namespace("p") is None
+
+
+def test_an_unknown_namespace_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    fill_store(tmp_path, make_records(2))
+    out = tmp_path / "none.parquet"
+    refused = run_cli("export", "-n", "nope", "-o", str(out), data_dir=tmp_path)
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1 and "no namespace 'nope'" in refused.stderr
+    assert list(tmp_path.glob("*.parquet")) == [] and list(tmp_path.glob(".*partial")) == []
+
+
+class FailingSecondPageStore(SQLiteStore):
+    """The real store, failing its second page read (a disk error, a store gone away)."""
+
+    pages = 0
+
+    def list_records(
+        self, namespace: str, offset: int = 0, limit: int = 100, with_vectors: bool = False
+    ) -> list[Record]:
+        self.pages += 1
+        if self.pages == 2:
+            raise OSError("the disk went away")
+        return super().list_records(namespace, offset, limit, with_vectors)
+
+
+@pytest.mark.parametrize("format_name", sorted(FORMATS))
+def test_a_failed_export_leaves_no_file(tmp_path: Path, format_name: str) -> None:
+    fill_store(tmp_path, make_records(10))
+    out = tmp_path / "out" / FORMATS[format_name]
+    out.parent.mkdir()
+    with FailingSecondPageStore(tmp_path) as store, pytest.raises(OSError):
+        export_namespace(store, "photos", out, ExportOptions(page_size=4))
+    assert list(out.parent.iterdir()) == []
