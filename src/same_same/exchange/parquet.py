@@ -84,7 +84,7 @@ class ParquetWriter:
 
 class ParquetReader:
     def __init__(self, path: Path) -> None:
-        pa = import_pyarrow()
+        pa = self._pa = import_pyarrow()
         self.path = path
         try:
             self._file = pa.parquet.ParquetFile(str(path))
@@ -112,7 +112,7 @@ class ParquetReader:
             )
 
     def batches(self, size: int) -> Iterator[list[Record]]:
-        pa = self._pa = import_pyarrow()
+        pa = self._pa
         dim = self.header.space.dim
         try:
             for batch in self._file.iter_batches(batch_size=size, columns=list(COLUMNS)):
