@@ -14,6 +14,7 @@ from .config import ARGS_KEY, apply_config_file, config_command, config_option
 from .demo import demo_command
 from .duplicates import duplicates_command
 from .evaluate import eval_command
+from .export import export_command
 from .ingest import ingest_command
 from .inspect import namespaces_command
 from .models import models_command
@@ -112,6 +113,7 @@ cli.add_command(serve_command)
 cli.add_command(watch_command)
 cli.add_command(namespaces_command)
 cli.add_command(duplicates_command)
+cli.add_command(export_command)
 cli.add_command(models_command)
 cli.add_command(config_command)
 

@@ -23,10 +23,12 @@ from ..errors import (
     SameSameError,
     StoreError,
 )
+from ..exchange import parse_vector_source
 from ..ingest import IngestOptions, Progress, run_ingest
 from ..ingest.ray_options import EmbedderRecipe, RayOptions
 from ..sources import SourceOptions, open_source
 from ..storage import VectorStore, open_store
+from .export import ingest_export_file
 from .options import (
     BooleanValueCommand,
     batch_size_option,
@@ -163,9 +165,17 @@ def ingest_command(
       FILE.jsonl / jsonl:FILE JSON Lines (also .ndjson); FILE.json / json:FILE
       images:DIR              a folder of images (-e clip)
       image-list:FILE         a list of image paths with optional labels (-e clip)
+      FILE.parquet / parquet:FILE, FILE.npy / npy:FILE, vectors:FILE.jsonl
+                              a `same-same export` file: its vectors, no embedding
 
     Exit status: 0 all stored, 3 some items skipped, 1 nothing done.
     """
+    exported = parse_vector_source(source)
+    if exported is not None:
+        ingest_export_file(
+            *exported, namespace, data_dir, store_spec, batch_size, dry_run, quiet, as_json
+        )
+        return
     opened = open_source(
         source,
         SourceOptions(
