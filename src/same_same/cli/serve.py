@@ -35,6 +35,11 @@ from .options import (
     f"[env {API_KEY_ENV}].",
 )
 @click.option(
+    "--metrics-auth",
+    is_flag=True,
+    help="Require the API key on /metrics too (open by default, like /health).",
+)
+@click.option(
     "-w",
     "--workers",
     type=int,
@@ -63,6 +68,7 @@ def serve_command(
     addr: str,
     debug: bool,
     api_key: str | None,
+    metrics_auth: bool,
     workers: int,
     access_log: bool,
     data_dir: str | None,
@@ -109,6 +115,7 @@ def serve_command(
         api_key=check_api_key(api_key),
         debug=debug,
         store=store_spec,
+        metrics_require_key=metrics_auth,
         watches=tuple(
             WatchRequest(folder, embedder, embedder_options, watch_options)
             for folder in watch_folders

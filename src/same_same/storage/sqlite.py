@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import ReadOnlyStoreError, RecordNotFoundError, StoreError
 from ..filters import FilterSet
 from ..records import EmbeddingSpace, Match, NamespaceInfo, Record
-from .base import Filters, VectorStore, namespace_not_found
+from .base import Filters, LoadedIndex, VectorStore, namespace_not_found
 from .checks import (
     check_count,
     check_ids,
@@ -135,6 +135,17 @@ class SQLiteStore(VectorStore):
     def index_stats(self) -> IndexStats:
         """Counters of the approximate indexes' loads, builds and insertions in this process."""
         return self._indexes.stats
+
+    def loaded_indexes(self) -> list[LoadedIndex]:
+        return [
+            LoadedIndex(
+                namespace=name,
+                vectors=vectors,
+                saved_bytes=_number(sidecar, "bytes"),
+                saved_at=_number(sidecar, "saved_at"),
+            )
+            for name, vectors, sidecar in self._indexes.loaded()
+        ]
 
     # -- namespaces ---------------------------------------------------------
 
@@ -431,6 +442,12 @@ class SQLiteStore(VectorStore):
         with self._db.translate_errors():
             self.get_namespace(namespace)
             return select_by_ids(self._connection(), namespace, columns, key, wanted)
+
+
+def _number(sidecar: dict[str, Any] | None, key: str) -> Any:
+    """A number from an index's sidecar, or None (no sidecar, or not a number in it)."""
+    value = None if sidecar is None else sidecar.get(key)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 __all__ = ["SQLiteStore"]
