@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -34,6 +36,18 @@ def has_registered_embedder(space: EmbeddingSpace) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class LoadedModel:
+    """A model this cache loaded, and how long that took (``/metrics``)."""
+
+    embedder: str
+    model: str
+    pretrained: str
+    precision: str | None
+    """The precision of the namespace it writes to; None: it embeds queries."""
+    seconds: float
+
+
 class EmbedderCache:
     """Thread-safe: embedders are created once per space, query vectors kept in an LRU."""
 
@@ -50,6 +64,7 @@ class EmbedderCache:
         self._lock = threading.Lock()
         # keyed by a digest of the text: the cache never holds the texts themselves
         self._queries: OrderedDict[tuple[EmbeddingSpace, bytes], np.ndarray] = OrderedDict()
+        self._load_seconds: dict[tuple[EmbeddingSpace, str | None], float] = {}
 
     def get(self, space: EmbeddingSpace, target: NamespaceInfo | None = None) -> Embedder:
         """The embedder that made ``space``'s vectors (InvalidInputError for raw-vector spaces).
@@ -75,7 +90,9 @@ class EmbedderCache:
         with creation_lock:
             embedder = self._embedders.get(key)
             if embedder is None:
+                started = time.perf_counter()
                 embedder = create_embedder_for_space(space, self._options)
+                self._load_seconds[key] = time.perf_counter() - started
                 if embedder.space.dim != space.dim:
                     raise SpaceMismatchError(
                         f"the embedder for {space.describe()} now makes vectors of dim "
@@ -87,10 +104,24 @@ class EmbedderCache:
                 self._embedders[key] = embedder
         return embedder
 
-    def remember(self, embedder: Embedder) -> Embedder:
-        """Keep an embedder made elsewhere (by name) for its space; returns the kept one."""
+    def loaded_models(self) -> list[LoadedModel]:
+        """The models loaded so far (one per space and precision), with their load time."""
+        return [
+            LoadedModel(space.embedder, space.model, space.pretrained, precision, seconds)
+            for (space, precision), seconds in list(self._load_seconds.items())
+        ]
+
+    def remember(self, embedder: Embedder, load_seconds: float | None = None) -> Embedder:
+        """Keep an embedder made elsewhere (by name) for its space; returns the kept one.
+
+        ``load_seconds``: how long making it took, reported as its load time when kept.
+        """
+        key = (embedder.space, None)
         with self._lock:
-            return self._embedders.setdefault((embedder.space, None), embedder)
+            kept = self._embedders.setdefault(key, embedder)
+            if kept is embedder and load_seconds is not None:
+                self._load_seconds.setdefault(key, load_seconds)
+            return kept
 
     def embed_query(self, space: EmbeddingSpace, text: str) -> np.ndarray:
         """``text`` embedded in ``space``, from the cache when it was asked before."""

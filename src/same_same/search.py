@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .embedder_cache import EmbedderCache, has_registered_embedder
 from .embedders import EmbedderOptions, is_image_embedder
@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 
 DEFAULT_LIMIT = 10
 Ranking = RankingOptions | Mapping[str, Any] | None
+SearchKind = Literal["text", "image", "vector", "record"]
+"""What a search was asked with: words, an image, a raw vector, a stored record's id."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,12 @@ class SearchResult:
             "best_score": self.best_score,
             "best_relevance": self.best_relevance,
         }
+
+
+class SearchObserver(Protocol):
+    """Told of each search answered (the server's ``/metrics`` times them)."""
+
+    def observe_search(self, kind: SearchKind, result: SearchResult) -> None: ...
 
 
 def keyword_query(text: str) -> str:
@@ -99,9 +107,11 @@ class SearchService:
         store: VectorStore,
         embedder_options: EmbedderOptions | None = None,
         embedders: EmbedderCache | None = None,
+        observer: SearchObserver | None = None,
     ) -> None:
         self.store = store
         self.embedders = embedders or EmbedderCache(embedder_options)
+        self.observer = observer
         self.calibrations = Calibrations(store, self.embedders)
 
     # -- searches -----------------------------------------------------------
@@ -137,7 +147,8 @@ class SearchService:
         calibrations = self._calibrations(infos, options, make=True)
         pool = _pool_size(limit, options)
         matches = self._rank_text(text, names, vector, pool, filters, exact, options)
-        return self._result(matches, infos, calibrations, "text", options, started, limit)
+        result = self._result(matches, infos, calibrations, "text", options, started, limit)
+        return self._observed("text", result)
 
     def _rank_text(
         self,
@@ -220,7 +231,8 @@ class SearchService:
             exclude_ids=exclude_ids,
             exact=exact,
         )
-        return self._result(matches, infos, calibrations, "image", options, started, limit)
+        result = self._result(matches, infos, calibrations, "image", options, started, limit)
+        return self._observed("vector", result)
 
     def search_similar(
         self,
@@ -258,7 +270,8 @@ class SearchService:
             filters=filters,
             exclude_ids=[record_id],
         )
-        return self._result(matches, infos, calibrations, "image", options, started, limit)
+        result = self._result(matches, infos, calibrations, "image", options, started, limit)
+        return self._observed("record", result)
 
     def search_image(
         self,
@@ -287,9 +300,15 @@ class SearchService:
         matches = self.store.search(
             [info.name for info in infos], vector, limit=_pool_size(limit, options), filters=filters
         )
-        return self._result(matches, infos, calibrations, "image", options, started, limit)
+        result = self._result(matches, infos, calibrations, "image", options, started, limit)
+        return self._observed("image", result)
 
     # -- helpers ------------------------------------------------------------
+
+    def _observed(self, kind: SearchKind, result: SearchResult) -> SearchResult:
+        if self.observer is not None:
+            self.observer.observe_search(kind, result)
+        return result
 
     def _can_embed_images(self, space: EmbeddingSpace) -> bool:
         return has_registered_embedder(space) and is_image_embedder(self.embedders.get(space))

@@ -7,6 +7,7 @@ no model is known to embed a text query into it.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -193,7 +194,9 @@ class VectorService:
     def _embedder_for_writing(self, info: NamespaceInfo | None) -> Embedder:
         if info is not None:  # the precision of what already wrote it (storage.writers)
             return self.embedders.get(info.space, info)
-        return self.embedders.remember(create_embedder(DEFAULT_EMBEDDER, self._embedder_options))
+        started = time.perf_counter()
+        embedder = create_embedder(DEFAULT_EMBEDDER, self._embedder_options)
+        return self.embedders.remember(embedder, load_seconds=time.perf_counter() - started)
 
     def update(
         self,

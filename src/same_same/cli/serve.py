@@ -48,6 +48,11 @@ from .options import (
     help="Largest request body; a bigger one is answered 413 [default: 32 MiB].",
 )
 @click.option(
+    "--metrics-auth",
+    is_flag=True,
+    help="Require the API key on /metrics too (open by default, like /health).",
+)
+@click.option(
     "-w",
     "--workers",
     type=int,
@@ -78,6 +83,7 @@ def serve_command(
     api_key: str | None,
     api_key_file: str | None,
     max_body_bytes: int | None,
+    metrics_auth: bool,
     workers: int,
     access_log: bool,
     data_dir: str | None,
@@ -127,6 +133,7 @@ def serve_command(
         debug=debug,
         max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
         store=store_spec,
+        metrics_require_key=metrics_auth,
         watches=tuple(
             WatchRequest(folder, embedder, embedder_options, watch_options)
             for folder in watch_folders

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 
 from .. import __version__
 from ..embedder_cache import EmbedderCache
-from ..errors import ReadOnlyStoreError
+from ..errors import InvalidInputError, ReadOnlyStoreError
 from ..imaging.query import QueryImageDecoder
 from ..search import SearchService
 from ..storage import VectorStore, open_store
@@ -22,8 +22,9 @@ from .auth import APIKeyMiddleware, check_api_key
 from .body_limit import BodySizeLimitMiddleware
 from .docs import install_docs
 from .errors import install_error_handlers
+from .metrics import MetricsMiddleware, ServerMetrics
 from .openapi import install_openapi
-from .routes import duplicates, health, media, namespaces, page, search, vectors
+from .routes import duplicates, health, media, metrics, namespaces, page, search, vectors
 from .search_runner import SearchRunner
 from .settings import ServerSettings
 
@@ -32,6 +33,7 @@ logger = logging.getLogger("same_same.server")
 # A new resource is one router module plus one line here.
 ROUTERS: list[APIRouter] = [
     health.router,
+    metrics.router,
     search.router,
     duplicates.router,
     media.router,  # before vectors: its /{record_id:path} would swallow .../thumbnail
@@ -56,6 +58,11 @@ def close_store(store: VectorStore) -> None:
 def create_app(settings: ServerSettings) -> FastAPI:
     """Open the store in ``settings.data_dir`` and build the app that serves it."""
     api_key = check_api_key(settings.api_key)  # before the store is opened: nothing to close
+    if settings.metrics_require_key and api_key is None:
+        raise InvalidInputError(
+            "--metrics-auth asks for the API key on /metrics, but no key is set",
+            hint="set --api-key (or SAME_SAME_API_KEY) too, or leave /metrics open",
+        )
     # folders and models of --watch are checked before the store is opened, too
     watches = BackgroundWatches(settings.watches) if settings.watches else None
     store = open_store(Path(settings.data_dir), settings.store)
@@ -95,9 +102,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
     if embedder_options.data_dir is None:
         embedder_options = replace(embedder_options, data_dir=Path(settings.data_dir))
     embedders = EmbedderCache(embedder_options, settings.query_cache_size)
+    app.state.metrics = server_metrics = ServerMetrics(
+        store, embedders, per_worker=settings.metrics_per_worker
+    )
+    if watches is not None:
+        watches.observer = server_metrics
     app.state.settings = settings
     app.state.store = store
-    app.state.search_service = SearchService(store, embedders=embedders)
+    app.state.search_service = SearchService(store, embedders=embedders, observer=server_metrics)
     app.state.search_runner = SearchRunner(store.search_threads)
     app.state.query_image_decoder = QueryImageDecoder(
         slots=settings.query_image_decodes, max_pixels=settings.query_image_max_pixels
@@ -113,5 +125,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
     # Added last = outermost: the key is checked before a body is read.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if api_key is not None:
-        app.add_middleware(APIKeyMiddleware, api_key=api_key)
+        app.add_middleware(
+            APIKeyMiddleware, api_key=api_key, protect_metrics=settings.metrics_require_key
+        )
+    # outermost: refusals of the key and of the body's size are counted too
+    # the routes themselves, not the app's (which may group a router's routes in one)
+    routes = [*app.router.routes, *(route for router in ROUTERS for route in router.routes)]
+    app.add_middleware(MetricsMiddleware, metrics=server_metrics, routes=routes)
     return app

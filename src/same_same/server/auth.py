@@ -1,7 +1,8 @@
 """The optional API key: required on every ``/api/`` route, compared in constant time.
 
 Accepted as ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``. ``/health``, the
-page, its static files and the API docs stay open so a browser can load them.
+page, its static files and the API docs stay open so a browser can load them;
+``/metrics`` too, unless ``protect_metrics`` (``serve --metrics-auth``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..errors import InvalidInputError
 from .errors import render_error
 
 PROTECTED_PREFIX = "/api/"
+METRICS_PATH = "/metrics"
 
 
 def check_api_key(api_key: str | None) -> str | None:
@@ -63,11 +65,14 @@ def extract_api_key(headers: Headers) -> str | None:
 
 
 class APIKeyMiddleware:
-    def __init__(self, app: ASGIApp, api_key: str) -> None:
+    def __init__(self, app: ASGIApp, api_key: str, protect_metrics: bool = False) -> None:
         self.app = app
         self._expected = api_key.encode("utf-8")
+        self._protect_metrics = protect_metrics
 
     def _is_protected(self, path: str) -> bool:
+        if self._protect_metrics and path.rstrip("/") == METRICS_PATH:
+            return True
         return path.startswith(PROTECTED_PREFIX) or path == PROTECTED_PREFIX.rstrip("/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -83,7 +83,8 @@ def serve(settings: ServerSettings, options: ServeOptions | None = None) -> None
         app: FastAPI | AppFactory = create_app(settings)
     else:
         check_store_opens(settings)  # here, once: not in every worker, each failing alike
-        app = AppFactory(settings)
+        # each worker counts its own requests: its series carry its pid, never mixed up
+        app = AppFactory(replace(settings, metrics_per_worker=True))
     host, port = options.host, options.port
     shown_host = f"[{host}]" if ":" in host else host
     workers = f" in {processes} processes" if processes > 1 else ""

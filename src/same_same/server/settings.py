@@ -33,6 +33,10 @@ class ServerSettings:
     """How many query images are decoded at once; further requests wait for a turn."""
     watches: tuple[WatchRequest, ...] = ()
     """Folders kept in sync by threads of the server process (``serve --watch``)."""
+    metrics_require_key: bool = False
+    """``/metrics`` asks for the API key as ``/api/`` does (``serve --metrics-auth``)."""
+    metrics_per_worker: bool = False
+    """Label each process's series with its pid (set by ``serve`` with ``--workers`` > 1)."""
 
     def __post_init__(self) -> None:
         for name in ("query_image_max_pixels", "query_image_decodes"):

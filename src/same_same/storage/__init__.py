@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import UnknownNameError
-from .base import Filters, VectorStore
+from .base import Filters, LoadedIndex, VectorStore
 
 STORE_ENV = "SAME_SAME_STORE"
 DEFAULT_STORE = "sqlite"
@@ -74,6 +74,7 @@ register_store("sqlite", _open_sqlite)
 register_store("milvus", _open_milvus, "milvus", "milvus+tls")
 
 __all__ = [
+    "LoadedIndex",
     "Filters",
     "STORE_ENV",
     "VectorStore",

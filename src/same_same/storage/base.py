@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,19 @@ Filters = dict[str, Any]
 A bare value means ``eq``: ``{"type": "image"}``. Operators: eq, neq, lt, lte, gt,
 gte, between, contains, in, exists. All conditions must hold (AND).
 """
+
+
+@dataclass(frozen=True)
+class LoadedIndex:
+    """One namespace's approximate index held in memory by this process (``/metrics``)."""
+
+    namespace: str
+    vectors: int
+    """Vectors in the index as this process holds it."""
+    saved_bytes: int | None = None
+    """The size of its saved file, as its sidecar says; None: not saved yet."""
+    saved_at: float | None = None
+    """When that file was saved (Unix time, by any process); None: not saved yet."""
 
 
 class VectorStore(ABC):
@@ -173,6 +187,16 @@ class VectorStore(ABC):
     def write_note(self, namespace: str, key: str, value: Any) -> None:
         """Keep ``value`` (JSON-serialisable, at most ``checks.MAX_NOTE_BYTES`` as JSON) under
         ``key`` for ``namespace``, replacing what was there."""
+
+    # -- monitoring ---------------------------------------------------------
+
+    def loaded_indexes(self) -> list[LoadedIndex]:
+        """The approximate indexes this process holds, by namespace; none by default.
+
+        Cheap and lock-free: a scrape of ``/metrics`` calls it, and must not wait
+        behind an index being built.
+        """
+        return []
 
     # -- lifecycle ----------------------------------------------------------
 

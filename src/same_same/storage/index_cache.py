@@ -39,6 +39,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -146,6 +147,17 @@ class IndexCache:
             self._entries[name] = entry
             self._catch_up(conn, name, row, entry, seq, horizon)
         return entry.index
+
+    def loaded(self) -> list[tuple[str, int, dict[str, Any] | None]]:
+        """``(namespace, vectors, saved sidecar)`` of each index held, without the lock.
+
+        ``list(dict.items())`` copies the entries in one step (the interpreter holds its
+        lock), so a scrape never waits behind a build; the sizes may be a moment old.
+        """
+        return [
+            (name, len(entry.index), self._files(name).read_sidecar())
+            for name, entry in list(self._entries.items())
+        ]
 
     def forget(self, name: str) -> None:
         """The namespace was deleted: drop its index and its files."""
@@ -299,8 +311,7 @@ class IndexCache:
         """
         started = time.perf_counter()
         cursor = conn.execute(
-            "SELECT rowid, vector, seq FROM records WHERE namespace = ? AND seq > ?"
-            " ORDER BY seq",
+            "SELECT rowid, vector, seq FROM records WHERE namespace = ? AND seq > ? ORDER BY seq",
             (name, since),
         )
         index, total = entry.index, 0

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..errors import ReadOnlyStoreError, RecordNotFoundError, StoreError
 from ..records import EmbeddingSpace, Match, NamespaceInfo, Record
-from .base import Filters, VectorStore, namespace_not_found
+from .base import Filters, LoadedIndex, VectorStore, namespace_not_found
 from .checks import (
     check_count,
     check_ids,
@@ -130,6 +130,17 @@ class SQLiteStore(VectorStore):
     def index_stats(self) -> IndexStats:
         """Counters of the approximate indexes' loads, builds and insertions in this process."""
         return self._indexes.stats
+
+    def loaded_indexes(self) -> list[LoadedIndex]:
+        return [
+            LoadedIndex(
+                namespace=name,
+                vectors=vectors,
+                saved_bytes=_number(sidecar, "bytes"),
+                saved_at=_number(sidecar, "saved_at"),
+            )
+            for name, vectors, sidecar in self._indexes.loaded()
+        ]
 
     # -- namespaces ---------------------------------------------------------
 
@@ -396,6 +407,12 @@ class SQLiteStore(VectorStore):
             ):
                 self._cache.drop(namespace)
                 self._indexes.index(conn, namespace, row, self._cache.seq, self._cache.horizon)
+
+
+def _number(sidecar: dict[str, Any] | None, key: str) -> Any:
+    """A number from an index's sidecar, or None (no sidecar, or not a number in it)."""
+    value = None if sidecar is None else sidecar.get(key)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 __all__ = ["SQLiteStore"]

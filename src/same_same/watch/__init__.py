@@ -17,6 +17,7 @@ from ..sources.images import ImageFolderSource
 from .background import BackgroundWatches, WatchRequest
 from .changes import Change, ChangeKind
 from .options import WatchOptions
+from .sync import PassObserver
 from .watcher import FolderWatcher
 
 
@@ -36,6 +37,7 @@ __all__ = [
     "Change",
     "ChangeKind",
     "FolderWatcher",
+    "PassObserver",
     "WatchOptions",
     "WatchRequest",
     "open_watched_folder",

@@ -21,6 +21,7 @@ from ..errors import InvalidInputError, SameSameError
 from ..sources.images import ImageFolderSource
 from ..storage import VectorStore
 from .options import WatchOptions
+from .sync import PassObserver
 from .watcher import FolderWatcher
 
 logger = logging.getLogger("same_same.watch")
@@ -49,13 +50,20 @@ class _Prepared:
 class BackgroundWatches:
     """The watches of a process: ``start(store)`` once, ``stop()`` once."""
 
-    def __init__(self, requests: tuple[WatchRequest, ...], stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        requests: tuple[WatchRequest, ...],
+        stream: TextIO | None = None,
+        observer: PassObserver | None = None,
+    ) -> None:
         from . import open_watched_folder
         from .events import require_watchdog
 
         if requests:
             require_watchdog("same-same serve --watch")  # before serving, not in a thread
         self.stream = stream if stream is not None else sys.stderr
+        self.observer = observer
+        """Told of every pass of every watch (the server's ``/metrics``)."""
         self._prepared: list[_Prepared] = []
         for request in requests:
             folder = open_watched_folder(request.folder, recursive=request.options.recursive)
@@ -71,7 +79,12 @@ class BackgroundWatches:
     def start(self, store: VectorStore) -> None:
         for prepared in self._prepared:
             watcher = FolderWatcher(
-                store, prepared.embedder, prepared.folder, prepared.request.options, self.stream
+                store,
+                prepared.embedder,
+                prepared.folder,
+                prepared.request.options,
+                self.stream,
+                observer=self.observer,
             )
             thread = threading.Thread(
                 target=self._run,

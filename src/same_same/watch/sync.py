@@ -11,9 +11,9 @@ pipeline, and the records of deleted files are deleted.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 from ..embedders import ImageEmbedder
 from ..ingest import IngestReport, Progress, run_ingest
@@ -27,6 +27,15 @@ from .options import WatchOptions
 
 def never() -> bool:
     return False
+
+
+class PassObserver(Protocol):
+    """Told of each pass a watch makes (the server's ``/metrics`` counts them)."""
+
+    def observe_pass(
+        self, namespace: str, report: IngestReport | None, changes: Sequence[Change]
+    ) -> None:
+        """``report``: the ingest of the pass; None for a pass that only deleted records."""
 
 
 class SelectedFiles(ImageSource):
@@ -101,8 +110,10 @@ class FolderSyncer:
         stream: TextIO,
         after_change: Callable[[], None] | None = None,
         stopping: Callable[[], bool] = never,
+        observer: PassObserver | None = None,
     ) -> None:
         self.store = store
+        self.observer = observer
         self.embedder = embedder
         self.folder = folder
         self.options = options
@@ -123,8 +134,8 @@ class FolderSyncer:
         """Ingest the whole folder with prune; ``left_out``: files not to read yet."""
         before = self._states_all()
         source = FolderExcept(self.folder, left_out, self.stopping)
-        self._ingest(source, prune=True)
-        return self._finish(before, self._states_all())
+        report = self._ingest(source, prune=True)
+        return self._finish(before, self._states_all(), report)
 
     def targeted_pass(self, changed: Iterable[str], gone: Iterable[str]) -> list[Change]:
         """Ingest the files in ``changed``; delete the records of ``gone`` files."""
@@ -132,10 +143,11 @@ class FolderSyncer:
         missing = sorted({*gone, *(path for path in changed if not os.path.lexists(path))})
         ids = self._ids_of([*present, *missing])
         before = self._states_of(ids)
+        report = None
         if present:
-            self._ingest(SelectedFiles(self.folder, present, self.stopping), prune=False)
+            report = self._ingest(SelectedFiles(self.folder, present, self.stopping), prune=False)
         self._delete_gone(missing)
-        return self._finish(before, self._states_of(ids))
+        return self._finish(before, self._states_of(ids), report)
 
     def _ingest(self, source: ImageSource, prune: bool) -> IngestReport:
         options = replace(self.options.ingest, prune=prune, dry_run=False, sample=None)
@@ -143,9 +155,14 @@ class FolderSyncer:
         return run_ingest(self.store, self.embedder, source, options, progress)
 
     def _finish(
-        self, before: dict[str, RecordState], after: dict[str, RecordState]
+        self,
+        before: dict[str, RecordState],
+        after: dict[str, RecordState],
+        report: IngestReport | None,
     ) -> list[Change]:
         changes = describe_changes(before, after)
+        if self.observer is not None:
+            self.observer.observe_pass(self.namespace, report, changes)
         if changes and self.after_change is not None:
             self.after_change()
         return changes

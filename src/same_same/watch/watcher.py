@@ -24,7 +24,7 @@ from .changes import Change
 from .debounce import Debouncer
 from .events import EventKind, EventSource, FileEvent, WatchdogSource
 from .options import WatchOptions
-from .sync import FolderSyncer
+from .sync import FolderSyncer, PassObserver
 
 FOLDER_KINDS = frozenset({EventKind.FOLDER_ARRIVED, EventKind.FOLDER_GONE})
 
@@ -45,6 +45,7 @@ class FolderWatcher:
         on_change: Callable[[Change], None] | None = None,
         after_change: Callable[[], None] | None = None,
         event_source: Callable[[Callable[[FileEvent], None]], EventSource] | None = None,
+        observer: PassObserver | None = None,
     ) -> None:
         self.folder = folder
         self.options = options
@@ -61,6 +62,7 @@ class FolderWatcher:
             self.stream,
             after_change or self.refresh_calibration,
             stopping=self._stop.is_set,
+            observer=observer,
         )
         self.debouncer = Debouncer(
             settle=options.settle_seconds, tells_closes=False, list_folder=self._list_folder
