@@ -102,6 +102,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.workers", "integer", "server processes", "1", "SAME_SAME_WORKERS"),
     Setting("server.access_log", "boolean", "one line per request", "false", param="access_log"),
     Setting(
+        "server.metrics_auth",
+        "boolean",
+        "the API key on /metrics too",
+        "false",
+        param="metrics_auth",
+    ),
+    Setting(
         "server.api_key_file",
         "text",
         "file holding the API key",
