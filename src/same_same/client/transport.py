@@ -2,7 +2,8 @@
 
 A request is retried when the server could not be reached (connection refused or
 timed out before it was sent) and, when it is safe to send twice, when the
-connection broke mid-way or a proxy answered 502/503/504. Safe: GET, PUT and DELETE,
+connection broke mid-way or a proxy answered 502/503/504. A read that timed out is
+not retried: the server is still working on it. Safe: GET, PUT and DELETE,
 and searches (read-only POSTs). A POST that stores something is not sent twice once
 the server may have received it.
 """
@@ -107,10 +108,14 @@ class Attempts:
         self.last_failure = (
             f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         )
-        never_sent = isinstance(
-            error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-        )
-        return self.made < self.policy.attempts and (never_sent or self.call.repeatable)
+        if self.made >= self.policy.attempts:
+            return False
+        if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)):
+            return True  # never sent
+        if isinstance(error, httpx.TimeoutException):
+            # A slow answer is still being worked on: sending it again adds to the load.
+            return False
+        return self.call.repeatable  # the connection broke mid-way
 
     def should_retry_response(self, response: httpx.Response) -> bool:
         return (
