@@ -31,7 +31,6 @@ from same_same.errors import (
     InvalidInputError,
     NamespaceNotFoundError,
     RecordNotFoundError,
-    SpaceMismatchError,
 )
 from server_fixtures import running_server
 
@@ -172,8 +171,9 @@ def test_server_errors_are_the_library_typed_errors(client: Client, base_url: st
     with pytest.raises(NamespaceNotFoundError) as missing:
         client.delete_namespace("no-such-namespace")
     assert missing.value.code == "namespace_not_found"
-    with pytest.raises(SpaceMismatchError):
+    with pytest.raises(InvalidInputError) as wrong_dim:
         client.add_vector([1.0, 0.0], namespace="quotes")
+    assert "2 values" in wrong_dim.value.message
     with Client(base_url, timeout_s=TIMEOUT_S) as anonymous:
         assert anonymous.health().status == "ok"  # /health needs no key
         with pytest.raises(ClientError) as refused:
