@@ -577,8 +577,8 @@ def test_a_kill_loses_at_most_the_batch_in_flight(tmp_path: Path) -> None:
         from same_same.storage import open_store
 
         class KillAfterTwoBatches(Progress):
-            def advance(self, count=1):
-                super().advance(count)
+            def advance(self, count=1, current=None):
+                super().advance(count, current)
                 if self.done >= 8:
                     os.kill(os.getpid(), signal.SIGKILL)
 
