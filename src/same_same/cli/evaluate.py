@@ -9,9 +9,9 @@ from pathlib import Path
 import click
 
 from ..config import resolve_data_dir
-from ..embedders import EmbedderOptions, create_embedder, is_image_embedder
+from ..embedders import create_embedder, is_image_embedder
 from ..relevance import GOOD_MATCH_RELEVANCE
-from .options import data_dir_option, json_option, model_options
+from .options import ModelFlags, data_dir_option, json_option, model_options
 
 
 def format_report(figures: dict[str, object]) -> list[str]:
@@ -66,10 +66,7 @@ def format_report(figures: dict[str, object]) -> list[str]:
 def eval_command(
     captions: str,
     embedder: str,
-    clip_model: str | None,
-    clip_pretrain: str | None,
-    device: str,
-    backend: str | None,
+    model_flags: ModelFlags,
     min_relevance: float,
     duplicate_threshold: float | None,
     data_dir: str | None,
@@ -88,13 +85,7 @@ def eval_command(
     captions_set = read_captions(captions)
     model = create_embedder(
         embedder,
-        EmbedderOptions(
-            model=clip_model,
-            pretrained=clip_pretrain,
-            device=device,
-            backend=backend,
-            data_dir=resolve_data_dir(data_dir),
-        ),
+        model_flags.embedder_options(resolve_data_dir(data_dir)),
     )
     if not is_image_embedder(model):
         raise click.UsageError(f"embedder {embedder!r} embeds text only; eval needs -e clip")

@@ -12,7 +12,6 @@ from ..config import resolve_data_dir
 from ..embedder_cache import EmbedderCache
 from ..embedders import (
     Embedder,
-    EmbedderOptions,
     create_embedder,
     is_image_embedder,
 )
@@ -31,6 +30,7 @@ from ..storage import VectorStore, open_store
 from .export import ingest_export_file
 from .options import (
     BooleanValueCommand,
+    ModelFlags,
     batch_size_option,
     data_dir_option,
     embedder_option,
@@ -146,10 +146,7 @@ def ingest_command(
     meta_col: tuple[str, ...],
     recursive: bool,
     prune: bool,
-    clip_model: str | None,
-    clip_pretrain: str | None,
-    device: str,
-    backend: str | None,
+    model_flags: ModelFlags,
     workers: int | None,
     gpu_decode: str,
     ray_address: str | None,
@@ -183,15 +180,7 @@ def ingest_command(
         ),
     )
     store_dir = resolve_data_dir(data_dir)
-    embedder_options = EmbedderOptions(
-        model=clip_model,
-        pretrained=clip_pretrain,
-        device=device,
-        backend=backend,
-        batch_size=batch_size,
-        data_dir=store_dir,
-        quiet=quiet,
-    )
+    embedder_options = model_flags.embedder_options(store_dir, batch_size=batch_size, quiet=quiet)
     model = create_embedder(embedder, embedder_options)
     if opened.modality == "image" and not is_image_embedder(model):
         raise click.UsageError(f"{opened.describe()} holds images; embed them with -e clip")

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from ..config import DATA_DIR_ENV, DEFAULT_NAMESPACE
-from ..embedders import DEFAULT_EMBEDDER
+from ..embedders import DEFAULT_EMBEDDER, EmbedderOptions
 from ..ingest.options import GPU_DECODE_AUTO, GPU_DECODE_CHOICES
 from ..storage import STORE_ENV
 from ..watch.options import DEFAULT_SETTLE_SECONDS
@@ -110,31 +113,69 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")(func)
 
 
+@dataclass(frozen=True)
+class ModelFlags:
+    """What ``model_options`` parsed: which model embeds, and how."""
+
+    clip_model: str | None
+    clip_pretrain: str | None
+    device: str
+    backend: str | None
+
+    def embedder_options(
+        self, data_dir: Path, *, batch_size: int | None = None, quiet: bool = False
+    ) -> EmbedderOptions:
+        return EmbedderOptions(
+            model=self.clip_model,
+            pretrained=self.clip_pretrain,
+            device=self.device,
+            backend=self.backend,
+            batch_size=batch_size,
+            data_dir=data_dir,
+            quiet=quiet,
+        )
+
+
 def model_options(func: F) -> F:
     """``--clip-model``, ``--clip-pretrain``, ``--device`` and ``--backend``: which model
-    embeds, and how (``ingest``, ``eval``)."""
-    func = click.option(
+    embeds, and how (``ingest``, ``eval``, ``watch``, ``serve``); the command gets them as
+    one ``model_flags: ModelFlags``."""
+
+    @functools.wraps(func)
+    def grouped(
+        *args: Any,
+        clip_model: str | None,
+        clip_pretrain: str | None,
+        device: str,
+        backend: str | None,
+        **kwargs: Any,
+    ) -> Any:
+        flags = ModelFlags(clip_model, clip_pretrain, device, backend)
+        return func(*args, model_flags=flags, **kwargs)
+
+    command: Any = grouped
+    command = click.option(
         "--backend",
         default=None,
         help="clip: inference backend: auto (default: the fastest that agrees with torch, "
         "checked once per model), torch, onnx or onnx-int8 [env SAME_SAME_CLIP_BACKEND].",
-    )(func)
-    func = click.option(
+    )(command)
+    command = click.option(
         "--device", default="auto", show_default=True, help="clip: auto, cpu, cuda, cuda:N or mps."
-    )(func)
-    func = click.option(
+    )(command)
+    command = click.option(
         "--clip-pretrain",
         default=None,
         help="clip: pretrained tag (openai), hf-hub: name or local checkpoint "
         "[env SAME_SAME_CLIP_PRETRAIN].",
-    )(func)
-    func = click.option(
+    )(command)
+    command = click.option(
         "--clip-model",
         default=None,
         help="clip: architecture (ViT-B-32), hf-hub: name or model config JSON "
         "[env SAME_SAME_CLIP_MODEL].",
-    )(func)
-    return func
+    )(command)
+    return command
 
 
 def batch_size_option(func: F) -> F:

@@ -7,8 +7,8 @@ import os
 import click
 
 from ..config import API_KEY_ENV, resolve_data_dir
-from ..embedders import EmbedderOptions
 from .options import (
+    ModelFlags,
     data_dir_option,
     embedder_option,
     model_options,
@@ -91,10 +91,7 @@ def serve_command(
     watch_folders: tuple[str, ...],
     embedder: str,
     namespace: str,
-    clip_model: str | None,
-    clip_pretrain: str | None,
-    device: str,
-    backend: str | None,
+    model_flags: ModelFlags,
     poll_seconds: float | None,
     settle_seconds: float,
 ) -> None:
@@ -115,13 +112,7 @@ def serve_command(
     host, port = parse_addr(addr)
     options = ServeOptions(host=host, port=port, workers=workers, access_log=access_log)
     store_dir = resolve_data_dir(data_dir)
-    embedder_options = EmbedderOptions(
-        model=clip_model,
-        pretrained=clip_pretrain,
-        device=device,
-        backend=backend,
-        data_dir=store_dir,
-    )
+    embedder_options = model_flags.embedder_options(store_dir)
     watch_options = WatchOptions(
         ingest=IngestOptions(namespace=namespace),
         poll_seconds=poll_seconds,

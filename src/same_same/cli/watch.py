@@ -15,6 +15,7 @@ from ..ingest import IngestOptions
 from ..storage import open_store
 from .ingest import refuse_read_only
 from .options import (
+    ModelFlags,
     batch_size_option,
     data_dir_option,
     embedder_option,
@@ -73,10 +74,7 @@ def watch_command(
     store_spec: str | None,
     batch_size: int | None,
     recursive: bool,
-    clip_model: str | None,
-    clip_pretrain: str | None,
-    device: str,
-    backend: str | None,
+    model_flags: ModelFlags,
     workers: int | None,
     gpu_decode: str,
     poll_seconds: float | None,
@@ -99,15 +97,7 @@ def watch_command(
     require_watchdog()  # before a model is even named
     folder = open_watched_folder(source, recursive=recursive)
     store_dir = resolve_data_dir(data_dir)
-    embedder_options = EmbedderOptions(
-        model=clip_model,
-        pretrained=clip_pretrain,
-        device=device,
-        backend=backend,
-        batch_size=batch_size,
-        data_dir=store_dir,
-        quiet=quiet,
-    )
+    embedder_options = model_flags.embedder_options(store_dir, batch_size=batch_size, quiet=quiet)
     model = create_watch_embedder(embedder, embedder_options, folder.describe())
     options = WatchOptions(
         ingest=IngestOptions(
