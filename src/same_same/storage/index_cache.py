@@ -32,20 +32,21 @@ a rowid, is rebuilt.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..errors import StoreError
 from .ann_index import VectorIndex, usearch_available
-from .index_files import IndexFiles, IndexSaveFailed
+from .base import LoadedIndex
+from .index_files import IndexFiles, IndexSaveFailed, sidecar_number
+from .index_locks import IndexLocks
+from .index_log import deleted_rowids_since, log_lacks_rowids, rows_written_since
 from .index_settings import IndexSettings
 from .matrix import normalize_rows_in_place
 from .matrix_cache import NamespaceRow
@@ -97,7 +98,10 @@ class IndexCache:
     read_only: bool = False
     stats: IndexStats = field(default_factory=IndexStats)
     _entries: dict[str, _Entry] = field(default_factory=dict)
-    _said_unsaved: bool = False
+    _locks: IndexLocks = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._locks = IndexLocks(self.data_dir, self.read_only)
 
     @property
     def enabled(self) -> bool:
@@ -148,16 +152,21 @@ class IndexCache:
             self._catch_up(conn, name, row, entry, seq, horizon)
         return entry.index
 
-    def loaded(self) -> list[tuple[str, int, dict[str, Any] | None]]:
-        """``(namespace, vectors, saved sidecar)`` of each index held, without the lock.
+    def loaded(self) -> list[LoadedIndex]:
+        """Each index held, its size and its saved file's (``/metrics``), without the lock.
 
         ``list(dict.items())`` copies the entries in one step (the interpreter holds its
         lock), so a scrape never waits behind a build; the sizes may be a moment old.
         """
-        return [
-            (name, len(entry.index), self._files(name).read_sidecar())
-            for name, entry in list(self._entries.items())
-        ]
+        found = []
+        for name, entry in list(self._entries.items()):
+            sidecar = self._files(name).read_sidecar()
+            saved_bytes, saved_at = (
+                sidecar_number(sidecar, "bytes"),
+                sidecar_number(sidecar, "saved_at"),
+            )
+            found.append(LoadedIndex(name, len(entry.index), saved_bytes, saved_at))
+        return found
 
     def forget(self, name: str) -> None:
         """The namespace was deleted: drop its index and its files."""
@@ -181,7 +190,7 @@ class IndexCache:
     def _discard(self, name: str, entry: _Entry) -> None:
         """Its file failed the background checksum: forget both; the next use rebuilds."""
         del self._entries[name]
-        with self._locked(name, wait=None) as held:
+        with self._locks.locked(name, wait=None) as held:
             if held:
                 entry.index.discard_file(self._files(name))
         logger.warning("rebuilding the index of namespace %r (its file is damaged)", name)
@@ -195,7 +204,7 @@ class IndexCache:
         loaded = self._load(name, row, seq, horizon)
         if loaded is not None:
             return _Entry(row.created_seq, loaded)
-        with self._locked(name, wait=None) as held:
+        with self._locks.locked(name, wait=None) as held:
             if not held:  # the folder cannot take a lock file, so no file can be saved
                 return self._build(conn, name, row, seq, save=None)
             # Another process may have built it while we waited for the lock.
@@ -256,28 +265,18 @@ class IndexCache:
         if row.changed_seq <= since:
             entry.index.watermark = max(since, seq)
             return
-        if self._pending_rows(conn, name, since) >= self.settings.reload_min_rows:
+        if rows_written_since(conn, name, since) >= self.settings.reload_min_rows:
             newer = self._load_newer(name, row, since, seq, horizon)
             if newer is not None:
                 entry.index, entry.unsaved = newer, 0
                 since = newer.watermark
-        if since < horizon or self._log_lacks_rowids(conn, name, since):
+        if since < horizon or log_lacks_rowids(conn, name, since):
             logger.info("the index of namespace %r is too far behind the log; rebuilding", name)
             rebuilt = self._build(conn, name, row, seq, save=self._save_rebuilt)
             entry.index, entry.unsaved = rebuilt.index, rebuilt.unsaved
             self._save(name, entry, wait=0.0, force=True)
             return
-        deleted = np.fromiter(
-            (
-                rowid
-                for (rowid,) in conn.execute(
-                    "SELECT record_rowid FROM deletions WHERE namespace = ? AND seq > ?",
-                    (name, since),
-                )
-            ),
-            dtype=np.int64,
-        )
-        removed = entry.index.remove(deleted)
+        removed = entry.index.remove(deleted_rowids_since(conn, name, since))
         self.stats.vectors_removed += removed
         entry.unsaved += removed
         self._insert_since(conn, name, entry, since, save=self._save_checkpoint)
@@ -341,31 +340,11 @@ class IndexCache:
         threshold = max(settings.save_min_changes, settings.save_share * len(entry.index))
         return max(1, int(threshold)) * (1 + entry.failed_saves)
 
-    @staticmethod
-    def _pending_rows(conn: sqlite3.Connection, name: str, since: int) -> int:
-        return int(
-            conn.execute(
-                "SELECT COUNT(*) FROM records WHERE namespace = ? AND seq > ?", (name, since)
-            ).fetchone()[0]
-        )
-
-    @staticmethod
-    def _log_lacks_rowids(conn: sqlite3.Connection, name: str, since: int) -> bool:
-        # Rows logged by schema version 1 have no rowid to remove from the index.
-        return (
-            conn.execute(
-                "SELECT 1 FROM deletions WHERE namespace = ? AND seq > ?"
-                " AND record_rowid IS NULL LIMIT 1",
-                (name, since),
-            ).fetchone()
-            is not None
-        )
-
     def _save(
         self, name: str, entry: _Entry, wait: float, force: bool = False
     ) -> StoreError | None:
         """Save unless another process holds the lock for longer than ``wait`` s."""
-        with self._locked(name, wait=wait) as held:
+        with self._locks.locked(name, wait=wait) as held:
             if held:
                 return self._save_locked(name, entry, force)
         return None
@@ -407,32 +386,6 @@ class IndexCache:
         self.stats.saves += 1
         self.stats.save_seconds += time.perf_counter() - started
         return None
-
-    @contextlib.contextmanager
-    def _locked(self, name: str, wait: float | None) -> Iterator[bool]:
-        """The namespace's file lock, as ``IndexFiles.locked``; also False when the folder
-        cannot take a lock file (read-only), which is said once per process."""
-        if self.read_only:
-            self._say_unsaved(name, "the data directory is read-only")
-            yield False
-            return
-        with contextlib.ExitStack() as stack:
-            try:
-                held = stack.enter_context(self._files(name).locked(wait))
-            except OSError as exc:
-                self._say_unsaved(name, IndexSaveFailed.of(exc, self.data_dir).detail)
-                held = False
-            yield held
-
-    def _say_unsaved(self, name: str, why: str) -> None:
-        if not self._said_unsaved:
-            self._said_unsaved = True
-            logger.warning(
-                "%s: the index of namespace %r is kept in memory, not saved "
-                "(searches work; a large namespace is indexed again by each process)",
-                why,
-                name,
-            )
 
 
 __all__ = ["IndexCache", "IndexStats"]

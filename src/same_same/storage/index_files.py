@@ -195,12 +195,19 @@ def _take_lock(fd: int, wait: float | None) -> bool:
             time.sleep(0.05)
 
 
+def sidecar_number(sidecar: dict[str, Any] | None, key: str) -> Any:
+    """A number from an index's sidecar, or None (no sidecar, or not a number in it)."""
+    value = None if sidecar is None else sidecar.get(key)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 __all__ = [
     "FULL_DISK_BYTES",
     "INDEX_DIRNAME",
     "IndexFiles",
     "IndexSaveFailed",
     "disk_is_full",
+    "sidecar_number",
     "checksum",
     "checksum_matches",
     "fsync_path",

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ReadOnlyStoreError, RecordNotFoundError, StoreError
+from ..errors import RecordNotFoundError, StoreError
 from ..records import EmbeddingSpace, Match, NamespaceInfo, Record
 from .base import Filters, LoadedIndex, VectorStore, namespace_not_found
 from .checks import (
@@ -132,15 +132,7 @@ class SQLiteStore(VectorStore):
         return self._indexes.stats
 
     def loaded_indexes(self) -> list[LoadedIndex]:
-        return [
-            LoadedIndex(
-                namespace=name,
-                vectors=vectors,
-                saved_bytes=_number(sidecar, "bytes"),
-                saved_at=_number(sidecar, "saved_at"),
-            )
-            for name, vectors, sidecar in self._indexes.loaded()
-        ]
+        return self._indexes.loaded()
 
     # -- namespaces ---------------------------------------------------------
 
@@ -152,7 +144,7 @@ class SQLiteStore(VectorStore):
             if existing is not None:
                 check_namespace_space(name, existing.space, space)
                 return existing
-            self._check_writable()
+            self._db.check_writable()
             with self._db.write() as conn:
                 existing = select_namespace(conn, name)
                 if existing is not None:
@@ -170,7 +162,7 @@ class SQLiteStore(VectorStore):
             return select_namespaces(self._connection())
 
     def delete_namespace(self, name: str) -> None:
-        self._check_writable()
+        self._db.check_writable()
         with self._db.translate_errors(), self._db.write() as conn:
             if select_namespace(conn, name) is None:
                 raise namespace_not_found(name)
@@ -184,7 +176,7 @@ class SQLiteStore(VectorStore):
     def upsert(self, namespace: str, records: Sequence[Record], writer: str | None = None) -> int:
         records = list(records)
         if records:
-            self._check_writable()
+            self._db.check_writable()
         with self._db.translate_errors():
             if not records:
                 self.get_namespace(namespace)
@@ -225,7 +217,7 @@ class SQLiteStore(VectorStore):
             self.get_namespace(namespace)
             if not wanted:
                 return 0
-            self._check_writable()
+            self._db.check_writable()
             with self._db.write() as conn:
                 if select_namespace(conn, namespace) is None:
                     raise namespace_not_found(namespace)
@@ -331,7 +323,7 @@ class SQLiteStore(VectorStore):
 
     def write_note(self, namespace: str, key: str, value: Any) -> None:
         text = check_note(key, value)
-        self._check_writable()
+        self._db.check_writable()
         with self._db.translate_errors(), self._db.write() as conn:
             if select_namespace(conn, namespace) is None:
                 raise namespace_not_found(namespace)
@@ -376,13 +368,6 @@ class SQLiteStore(VectorStore):
             self.get_namespace(namespace)
             return select_by_ids(self._connection(), namespace, columns, key, wanted)
 
-    def _check_writable(self) -> None:
-        if self.read_only:
-            raise ReadOnlyStoreError(
-                "the store is read-only: writes are refused (searches and reads work)",
-                hint="remount the data directory writable, or write as a user who can",
-            )
-
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection (see ``SQLiteConnections``)."""
         return self._db.connection()
@@ -407,12 +392,6 @@ class SQLiteStore(VectorStore):
             ):
                 self._cache.drop(namespace)
                 self._indexes.index(conn, namespace, row, self._cache.seq, self._cache.horizon)
-
-
-def _number(sidecar: dict[str, Any] | None, key: str) -> Any:
-    """A number from an index's sidecar, or None (no sidecar, or not a number in it)."""
-    value = None if sidecar is None else sidecar.get(key)
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 __all__ = ["SQLiteStore"]

@@ -66,6 +66,11 @@ class SQLiteConnections:
         self._local.pid = os.getpid()
         return conn
 
+    def check_writable(self) -> None:
+        """ReadOnlyStoreError when this store was opened read-only."""
+        if self.read_only:
+            raise read_only_error()
+
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; taken up front (IMMEDIATE) so it never fails halfway."""
@@ -149,18 +154,13 @@ def describe_sqlite_error(exc: sqlite3.Error, path: Path) -> SameSameError:
             hint="free some space and run it again",
         )
     if name.startswith("SQLITE_READONLY") or "readonly database" in lowered:
-        return ReadOnlyStoreError(
-            "the store is read-only: writes are refused",
-            hint="remount the data directory writable, or let a user who can write it",
-        )
+        return read_only_error()
     if name in ("SQLITE_BUSY", "SQLITE_LOCKED") or "locked" in lowered or "busy" in lowered:
         return StoreUnavailableError(
             f"the store stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s",
             hint="try again when the other same-same command has finished",
         )
-    if name in ("SQLITE_TOOBIG", "SQLITE_LIMIT") or any(
-        words in lowered for words in _TOO_COMPLEX
-    ):
+    if name in ("SQLITE_TOOBIG", "SQLITE_LIMIT") or any(words in lowered for words in _TOO_COMPLEX):
         return InvalidInputError(
             "the store could not run this query: too complex",
             hint="use fewer or smaller filters",
@@ -168,6 +168,13 @@ def describe_sqlite_error(exc: sqlite3.Error, path: Path) -> SameSameError:
     if name in ("SQLITE_CORRUPT", "SQLITE_NOTADB") or "malformed" in lowered:
         return StoreError("the store's file is damaged", hint="restore it from a backup")
     return StoreError(f"the store failed ({name}); see the server log")
+
+
+def read_only_error() -> ReadOnlyStoreError:
+    return ReadOnlyStoreError(
+        "the store is read-only: writes are refused (searches and reads work)",
+        hint="remount the data directory writable, or write as a user who can",
+    )
 
 
 def next_seq(conn: sqlite3.Connection) -> int:
