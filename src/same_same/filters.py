@@ -45,7 +45,6 @@ costs every store a bounded query.
 from __future__ import annotations
 
 import difflib
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -61,6 +60,7 @@ from .limits import (
     utf8_size,
 )
 from .places import parse_circle
+from .places import show_value as _show
 
 Scalar = str | int | float | bool
 """A value a condition compares with."""
@@ -358,14 +358,6 @@ def _kind(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "other"
-
-
-def _show(value: Any) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 __all__ = [

@@ -74,27 +74,32 @@ def parse_circle(spec: Mapping[str, Any]) -> Circle:
         )
     lat, lon, km = (_check_number(where, key, spec[key]) for key in NEAR_KEYS)
     if not -90 <= lat <= 90:
-        raise InvalidInputError(f"{where}: lat must be within -90..90, got {_show(spec['lat'])}")
+        raise InvalidInputError(
+            f"{where}: lat must be within -90..90, got {show_value(spec['lat'])}"
+        )
     if not -180 <= lon <= 180:
-        raise InvalidInputError(f"{where}: lon must be within -180..180, got {_show(spec['lon'])}")
+        raise InvalidInputError(
+            f"{where}: lon must be within -180..180, got {show_value(spec['lon'])}"
+        )
     if km <= 0:
-        raise InvalidInputError(f"{where}: km must be above 0, got {_show(spec['km'])}")
+        raise InvalidInputError(f"{where}: km must be above 0, got {show_value(spec['km'])}")
     return Circle(lat, lon, km)
 
 
 def _check_number(where: str, key: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInputError(f"{where}: {key} needs a number, got {_show(value)}")
+        raise InvalidInputError(f"{where}: {key} needs a number, got {show_value(value)}")
     try:
         number = float(value)
     except OverflowError:
         number = math.inf
     if not math.isfinite(number):
-        raise InvalidInputError(f"{where}: {key} needs a finite number, got {_show(value)}")
+        raise InvalidInputError(f"{where}: {key} needs a finite number, got {show_value(value)}")
     return number
 
 
-def _show(value: Any) -> str:
+def show_value(value: Any) -> str:
+    """``value`` as JSON in at most 60 characters, for an error message."""
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):

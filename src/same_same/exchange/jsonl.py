@@ -17,6 +17,7 @@ from typing import IO, Any
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..ingest.batching import chunked
 from ..records import Record
 from .base import FileHeader, exported_metadata, header_line, parse_header_line, temporary_path
 
@@ -132,14 +133,11 @@ class VectorLinesReader:
 
     def batches(self, size: int) -> Iterator[list[Record]]:
         dim = self.header.space.dim
-        batch: list[Record] = []
-        for where, fields in self._lines.lines():
-            batch.append(build_record(fields, read_vector(fields.get("vector"), dim, where)))
-            if len(batch) >= size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+        records = (
+            build_record(fields, read_vector(fields.get("vector"), dim, where))
+            for where, fields in self._lines.lines()
+        )
+        return chunked(records, size)
 
     def close(self) -> None:
         self._lines.close()

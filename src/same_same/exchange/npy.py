@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..ingest.batching import chunked
 from ..records import Record
 from .base import FileHeader, temporary_path
 from .jsonl import LinesReader, LinesWriter, build_record
@@ -92,14 +93,11 @@ class NpyReader:
         self._matrix = matrix
 
     def batches(self, size: int) -> Iterator[list[Record]]:
-        batch: list[Record] = []
-        for row, (_, fields) in enumerate(self._lines.lines()):
-            batch.append(build_record(fields, np.array(self._matrix[row], dtype=np.float32)))
-            if len(batch) >= size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+        records = (
+            build_record(fields, np.array(self._matrix[row], dtype=np.float32))
+            for row, (_, fields) in enumerate(self._lines.lines())
+        )
+        return chunked(records, size)
 
     def close(self) -> None:
         self._lines.close()
