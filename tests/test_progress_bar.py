@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import io
 import os
-import pty
-import re
-import subprocess
 import sys
-import threading
 from pathlib import Path
 
 from rich.console import Console
 
 from same_same.ingest import Progress
 from same_same.ingest.progress_bar import RichBar
-
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+from terminal_fixtures import ANSI, run_on_terminal
 
 
 def buffer_bar(unit: str = "images") -> tuple[RichBar, io.StringIO]:
@@ -63,51 +58,12 @@ def test_ingest_on_a_real_terminal_draws_the_bar(tmp_path: Path) -> None:
     rows = "\n".join(f"{index},quote number {index}" for index in range(40))
     csv_path = tmp_path / "quotes.csv"
     csv_path.write_text(f"id,text\n{rows}\n", encoding="utf-8")
-    leader, follower = pty.openpty()
-    env = {
-        **os.environ,
-        "SAME_SAME_DATA_DIR": str(tmp_path / "store"),
-        "TERM": "xterm-256color",
-        "COLUMNS": "160",
-    }
-    env.pop("NO_COLOR", None)
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "same_same",
-            "ingest",
-            str(csv_path),
-            "--batch-size",
-            "8",
-            "--sample",
-            "40",
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        env=env,
-    )
-    os.close(follower)
-    chunks: list[bytes] = []
-
-    def read_terminal() -> None:
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the child closed its end
-                return
-            if not chunk:
-                return
-            chunks.append(chunk)
-
-    reader = threading.Thread(target=read_terminal, daemon=True)
-    reader.start()
-    stdout, _ = process.communicate(timeout=300)
-    reader.join(timeout=60)
-    os.close(leader)
-    terminal = ANSI.sub("", b"".join(chunks).decode("utf-8", "replace"))
-    assert process.returncode == 0, terminal
+    env = {**os.environ, "SAME_SAME_DATA_DIR": str(tmp_path / "store")}
+    command = [sys.executable, "-m", "same_same", "ingest", str(csv_path),
+               "--batch-size", "8", "--sample", "40"]  # fmt: skip
+    run = run_on_terminal(command, env)
+    terminal, stdout, returncode = run.terminal, run.stdout, run.returncode
+    assert returncode == 0, terminal
     assert "40/40" in terminal, terminal
     assert "records/s" in terminal and "ETA" in terminal, terminal
     assert "quotes.csv" in terminal, terminal  # the current item: "quotes.csv line N"

@@ -18,16 +18,16 @@ from ..model_store import (
     pull_model,
 )
 from .options import data_dir_option, json_option
-
-
-def _say(line: str) -> None:
-    click.echo(f"same-same: {line}", err=True)
+from .transfer_progress import TransferDisplay
 
 
 def _options(data_dir: str | None, quiet: bool = False) -> BundleOptions:
-    return BundleOptions(
-        data_dir=resolve_data_dir(data_dir), say=(lambda _: None) if quiet else _say
-    )
+    """Step lines and a bar of bytes on stderr (``transfer_progress``); -q: neither."""
+    resolved = resolve_data_dir(data_dir)
+    if quiet:
+        return BundleOptions(data_dir=resolved)
+    display = TransferDisplay()
+    return BundleOptions(data_dir=resolved, say=display.say, progress=display)
 
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")

@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import MissingDependencyError, ModelUnavailableError
 from ..normalization import normalized_rows
 from ..records import EmbeddingSpace
+from ..transfers import hub_bars_off
 from .base import DEFAULT_BATCH_SIZE, EmbedderBase, EmbedderOptions
 
 MODEL_NAME = "all-MiniLM-L6-v2"
@@ -115,21 +116,13 @@ def _progress_bars_off(quiet: bool) -> Iterator[None]:
     if not quiet:
         yield
         return
-    from huggingface_hub.utils import (
-        are_progress_bars_disabled,
-        disable_progress_bars,
-        enable_progress_bars,
-    )
     from transformers.utils import logging as transformers_logging
 
-    hub_was_off = are_progress_bars_disabled()
     bars_were_on = transformers_logging.is_progress_bar_enabled()
-    disable_progress_bars()
     transformers_logging.disable_progress_bar()
     try:
-        yield
+        with hub_bars_off():
+            yield
     finally:
-        if not hub_was_off:
-            enable_progress_bars()
         if bars_were_on:
             transformers_logging.enable_progress_bar()

@@ -26,6 +26,7 @@ from typing import Any
 from .. import __version__
 from ..embedders.clip.weights import first_line
 from ..errors import InvalidInputError
+from ..transfers import NO_PROGRESS, ByteProgress, CountingReader, phase
 from .contents import ModelContents, gather_model
 from .install import (
     check_model_name,
@@ -54,10 +55,12 @@ def _quiet(_: str) -> None:
 @dataclass(frozen=True)
 class BundleOptions:
     """Where the models folder is (``data_dir``: its ``models``, or ``$SAME_SAME_MODELS_DIR``)
-    and who hears about progress (``say``: one plain line at a time)."""
+    and who hears about progress: ``say``, one plain line per step; ``progress``, the bytes
+    each long step (download, checksums, writing, checking, copying) has moved."""
 
     data_dir: Path | None = None
     say: Say = _quiet
+    progress: ByteProgress = NO_PROGRESS
 
 
 @dataclass(frozen=True)
@@ -83,10 +86,13 @@ def export_bundle(
     ]
     members += [(MODEL_PREFIX + path.name, path) for path in contents.tokenizer_files]
     members += [(f"{ONNX_PREFIX}{key}.onnx", path) for key, path in contents.onnx_files.items()]
+    total = sum(_size(source) for _, source in members)
     files = []
-    for name, source in members:
-        options.say(f"checksumming {name} ({format_size(_size(source))})")
-        files.append({"path": name, "size": _size(source), "sha256": _sha256(source)})
+    with phase(options.progress, "checksumming", total) as progress:
+        for name, source in members:
+            options.say(f"checksumming {name} ({format_size(_size(source))})")
+            digest = _sha256(source, progress, name)
+            files.append({"path": name, "size": _size(source), "sha256": digest})
     manifest = {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
@@ -102,11 +108,14 @@ def export_bundle(
     handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent)
     os.close(handle)
     try:
-        with tarfile.open(temporary, "w", format=tarfile.PAX_FORMAT) as tar:
+        with (
+            tarfile.open(temporary, "w", format=tarfile.PAX_FORMAT) as tar,
+            phase(options.progress, f"writing {output.name}", total) as progress,
+        ):
             _add(tar, MANIFEST_NAME, json.dumps(manifest, indent=2).encode("utf-8"))
             for name, source in members:
                 options.say(f"writing {name}")
-                _add(tar, name, source)
+                _add(tar, name, source, progress)
         os.replace(temporary, output)
     finally:
         Path(temporary).unlink(missing_ok=True)
@@ -128,9 +137,12 @@ def import_bundle(path: Path, options: BundleOptions = BundleOptions()) -> Impor
         try:
             manifest, members = _read_members(tar, path)
             expected = {entry["path"]: entry for entry in manifest["files"]}
-            for member in members:
-                options.say(f"checking {member.name} ({format_size(member.size)})")
-                _extract_checked(tar, member, expected[member.name], staging / member.name, path)
+            total = sum(member.size for member in members)
+            with phase(options.progress, f"checking {path.name}", total) as progress:
+                for member in members:
+                    options.say(f"checking {member.name} ({format_size(member.size)})")
+                    target = staging / member.name
+                    _extract_checked(tar, member, expected[member.name], target, path, progress)
         except (OSError, tarfile.TarError, EOFError) as exc:
             raise _refused(path, f"truncated or unreadable ({first_line(exc)})") from exc
         model, pretrained = manifest["model"], manifest["pretrained"]
@@ -252,7 +264,12 @@ def _check_member_name(name: str, path: Path) -> None:
 
 
 def _extract_checked(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, entry: dict[str, Any], target: Path, path: Path
+    tar: tarfile.TarFile,
+    member: tarfile.TarInfo,
+    entry: dict[str, Any],
+    target: Path,
+    path: Path,
+    progress: ByteProgress,
 ) -> None:
     if member.size != entry["size"]:
         raise _refused(
@@ -269,6 +286,7 @@ def _extract_checked(
             digest.update(chunk)
             out.write(chunk)
             written += len(chunk)
+            progress.advance(len(chunk), member.name)
     if written != entry["size"]:
         raise _refused(path, f"{member.name} is truncated")
     if digest.hexdigest() != entry["sha256"].lower():
@@ -282,30 +300,34 @@ def _refused(path: Path, reason: str) -> InvalidInputError:
     )
 
 
-def _add(tar: tarfile.TarFile, name: str, source: Path | bytes) -> None:
+def _add(
+    tar: tarfile.TarFile, name: str, source: Path | bytes, progress: ByteProgress = NO_PROGRESS
+) -> None:
     info = tarfile.TarInfo(name)
     info.size = _size(source)
     info.mode = 0o644
     info.mtime = int(time.time())
     if isinstance(source, bytes):
-        tar.addfile(info, io.BytesIO(source))
+        tar.addfile(info, CountingReader(io.BytesIO(source), progress, name))
         return
     info.mtime = int(source.stat().st_mtime)
     with source.open("rb") as handle:
-        tar.addfile(info, handle)
+        tar.addfile(info, CountingReader(handle, progress, name))
 
 
 def _size(source: Path | bytes) -> int:
     return len(source) if isinstance(source, bytes) else source.stat().st_size
 
 
-def _sha256(source: Path | bytes) -> str:
+def _sha256(source: Path | bytes, progress: ByteProgress, name: str) -> str:
     if isinstance(source, bytes):
+        progress.advance(len(source), name)
         return hashlib.sha256(source).hexdigest()
     digest = hashlib.sha256()
     with source.open("rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
+            progress.advance(len(chunk), name)
     return digest.hexdigest()
 
 

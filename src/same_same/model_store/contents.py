@@ -35,6 +35,7 @@ from ..embedders.clip.weights import (
     locate_tag_weights,
 )
 from ..errors import InvalidInputError, ModelUnavailableError
+from ..transfers import ByteProgress
 
 EXPORT_HINT = (
     "name an open_clip architecture and pretrained tag (same-same models list), "
@@ -73,9 +74,15 @@ class ModelContents:
         return json.dumps(self.config, indent=2, sort_keys=True).encode("utf-8") + b"\n"
 
 
-def gather_model(model: str, pretrained: str | None, data_dir: Path | None) -> ModelContents:
+def gather_model(
+    model: str,
+    pretrained: str | None,
+    data_dir: Path | None,
+    progress: ByteProgress | None = None,
+) -> ModelContents:
     """The files of ``model``/``pretrained``: from the models folder or the caches, else
-    downloaded (failing in seconds, in one line, when the network is not there)."""
+    downloaded (failing in seconds, in one line, when the network is not there; the
+    weights' bytes reported to ``progress`` when given)."""
     ensure_clip_installed()
     choice = resolve_model_choice(model, pretrained, data_dir=data_dir)
     if choice.weights == "random":
@@ -83,7 +90,7 @@ def gather_model(model: str, pretrained: str | None, data_dir: Path | None) -> M
             f"CLIP model {choice.describe()} has random weights: there is nothing to export",
             hint=EXPORT_HINT,
         )
-    config, weights = _config_and_weights(choice)
+    config, weights = _config_and_weights(choice, progress)
     tokenizer_name, tokenizer_files = _tokenizer_files(choice, config, data_dir)
     return ModelContents(
         model=choice.model,
@@ -111,7 +118,9 @@ def find_onnx_files(choice: ModelChoice, data_dir: Path | None) -> dict[str, Pat
     return found
 
 
-def _config_and_weights(choice: ModelChoice) -> tuple[dict[str, Any], Path]:
+def _config_and_weights(
+    choice: ModelChoice, progress: ByteProgress | None
+) -> tuple[dict[str, Any], Path]:
     if choice.weights == "tag":
         import open_clip
 
@@ -120,7 +129,7 @@ def _config_and_weights(choice: ModelChoice) -> tuple[dict[str, Any], Path]:
             # the tag's weights were trained with QuickGELU; a folder says so in its config
             model_cfg["quick_gelu"] = True
         tag_cfg = dict(open_clip.get_pretrained_cfg(choice.open_clip_name, choice.pretrained))
-        weights = locate_tag_weights(choice.open_clip_name, choice.pretrained, tag_cfg)
+        weights = locate_tag_weights(choice.open_clip_name, choice.pretrained, tag_cfg, progress)
         return {"model_cfg": model_cfg, "preprocess_cfg": dict(choice.preprocess_overrides)}, Path(
             weights
         )
@@ -134,7 +143,10 @@ def _config_and_weights(choice: ModelChoice) -> tuple[dict[str, Any], Path]:
     if choice.hub_repo:
         # lands next to the already fetched open_clip_config.json
         fetch_hub_file(
-            choice.hub_repo, [HUB_SAFE_WEIGHTS_NAME, HUB_WEIGHTS_NAME], f"weights {choice.model}"
+            choice.hub_repo,
+            [HUB_SAFE_WEIGHTS_NAME, HUB_WEIGHTS_NAME],
+            f"weights {choice.model}",
+            progress,
         )
     config = json.loads((folder / HUB_CONFIG_NAME).read_text(encoding="utf-8"))
     return config, _folder_weights(folder)

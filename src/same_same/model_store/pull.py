@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from ..errors import ModelUnavailableError
+from ..transfers import copy_file, hub_bars_off, phase
 from .bundle import BundleOptions, ImportedModel, format_size
 from .contents import gather_model
 from .install import check_model_name, install_model_folder, install_onnx_files, staging_folder
@@ -28,7 +29,8 @@ def pull_model(
 
     options.say(f"looking for {model}/{pretrained or 'its default weights'}")
     try:
-        contents = gather_model(model, pretrained, options.data_dir)
+        with hub_bars_off():  # the weights' download is reported to options.progress
+            contents = gather_model(model, pretrained, options.data_dir, options.progress)
     except ModelUnavailableError as exc:
         raise ModelUnavailableError(f"cannot pull {model}: {exc.message}", hint=PULL_HINT) from exc
     check_model_name(contents.model, contents.pretrained)
@@ -36,8 +38,10 @@ def pull_model(
         folder = staging / "model"
         folder.mkdir()
         (folder / "open_clip_config.json").write_bytes(contents.config_bytes())
-        options.say(f"copying {contents.weights} ({format_size(contents.weights.stat().st_size)})")
-        shutil.copyfile(contents.weights, folder / contents.weights_name)
+        size = contents.weights.stat().st_size
+        options.say(f"copying {contents.weights} ({format_size(size)})")
+        with phase(options.progress, f"copying {contents.weights_name}", size) as progress:
+            copy_file(contents.weights, folder / contents.weights_name, progress)
         for path in contents.tokenizer_files:
             shutil.copyfile(path, folder / path.name)
         names = [path.name for path in contents.tokenizer_files]

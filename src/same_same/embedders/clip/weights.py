@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ...errors import ModelUnavailableError
+from ...transfers import ByteProgress, hub_tqdm_class
 
 OFFLINE_ENV_VARS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 PROXY_ENV_VARS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
@@ -95,8 +96,11 @@ def find_cached_hub_file(repo_id: str, filenames: Sequence[str]) -> str | None:
     return None
 
 
-def fetch_hub_file(repo_id: str, filenames: Sequence[str], what: str) -> str:
-    """The first of ``filenames`` that the repo has: from the cache, else downloaded."""
+def fetch_hub_file(
+    repo_id: str, filenames: Sequence[str], what: str, progress: ByteProgress | None = None
+) -> str:
+    """The first of ``filenames`` that the repo has: from the cache, else downloaded
+    (its bytes reported to ``progress`` when given; else huggingface_hub draws its bar)."""
     cached = find_cached_hub_file(repo_id, filenames)
     if cached:
         return cached
@@ -110,7 +114,8 @@ def fetch_hub_file(repo_id: str, filenames: Sequence[str], what: str) -> str:
         ) from exc
     for filename in filenames:
         try:
-            return str(hf_hub_download(repo_id=repo_id, filename=filename))
+            bar = hub_tqdm_class(progress, f"downloading {filename}") if progress else None
+            return str(hf_hub_download(repo_id=repo_id, filename=filename, tqdm_class=bar))
         except EntryNotFoundError:
             continue
         except Exception as exc:  # noqa: BLE001 - translated into one line for the user
@@ -124,23 +129,31 @@ def fetch_hub_file(repo_id: str, filenames: Sequence[str], what: str) -> str:
     )
 
 
-def locate_tag_weights(model_name: str, tag: str, tag_cfg: dict[str, Any]) -> str:
-    """A local file with the weights of ``model_name``/``tag``, downloading if need be."""
+def locate_tag_weights(
+    model_name: str, tag: str, tag_cfg: dict[str, Any], progress: ByteProgress | None = None
+) -> str:
+    """A local file with the weights of ``model_name``/``tag``, downloading if need be
+    (a hub download's bytes reported to ``progress`` when given)."""
     what = f"weights {model_name}/{tag}"
     if tag_cfg.get("file"):
         return str(tag_cfg["file"])
     hub = str(tag_cfg.get("hf_hub") or "")
     url = str(tag_cfg.get("url") or "")
+    candidates: list[str] = []
     if hub:
         # open_clip's convention: "org/repo/file.bin", or "org/repo/" for its default file
         repo_id, filename = os.path.split(hub)
-        cached = find_cached_hub_file(repo_id, hub_weight_candidates(filename or HUB_WEIGHTS_NAME))
+        candidates = hub_weight_candidates(filename or HUB_WEIGHTS_NAME)
+        cached = find_cached_hub_file(repo_id, candidates)
         if cached:
             return cached
     if url and (Path("~/.cache/clip").expanduser() / os.path.basename(url)).is_file():
         # open_clip's URL cache (older downloads): checked against its checksum, no request
         return _download_with_open_clip({"url": url}, what)
-    require_network(hub_endpoint() if hub else url, what)
+    if hub:
+        # the files open_clip would fetch (safetensors first), through a download we report
+        return fetch_hub_file(repo_id, candidates, what, progress)
+    require_network(url, what)
     return _download_with_open_clip(tag_cfg, what)
 
 
