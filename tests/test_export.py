@@ -229,6 +229,8 @@ class PageCountingStore(SQLiteStore):
         self.handed_out: list[weakref.ref[Record]] = []
         self.most_alive = 0
         self.pages = 0
+        self.offsets: list[int] = []
+        self.cursors: list[str | None] = []
 
     def note_alive(self) -> None:
         gc.collect()
@@ -236,11 +238,18 @@ class PageCountingStore(SQLiteStore):
         self.most_alive = max(self.most_alive, len(self.handed_out))
 
     def list_records(
-        self, namespace: str, offset: int = 0, limit: int = 100, with_vectors: bool = False
+        self,
+        namespace: str,
+        offset: int = 0,
+        limit: int = 100,
+        with_vectors: bool = False,
+        after_id: str | None = None,
     ) -> list[Record]:
         self.note_alive()
-        page = super().list_records(namespace, offset, limit, with_vectors)
+        page = super().list_records(namespace, offset, limit, with_vectors, after_id)
         self.pages += 1
+        self.offsets.append(offset)
+        self.cursors.append(after_id)
         self.handed_out.extend(weakref.ref(record) for record in page)
         return page
 
@@ -260,6 +269,11 @@ def test_export_and_import_hold_one_page_at_a_time(tmp_path: Path, format_name: 
         export_namespace(store, "photos", out, ExportOptions(page_size=page))
         assert store.pages == count // page + 1
         assert 0 < store.most_alive <= page
+        # each page continues after the last id (no offset to scan through): a page costs
+        # the same at the millionth record as at the first
+        assert set(store.offsets) == {0}
+        ids = sorted(record.id for record in make_records(count))
+        assert store.cursors == [None, *ids[page - 1 :: page]]
     with PageCountingStore(tmp_path / "b") as store:
         report = import_file(store, out, "photos", ImportOptions(batch_size=page))
         assert report.count == count
@@ -298,12 +312,17 @@ class FailingSecondPageStore(SQLiteStore):
     pages = 0
 
     def list_records(
-        self, namespace: str, offset: int = 0, limit: int = 100, with_vectors: bool = False
+        self,
+        namespace: str,
+        offset: int = 0,
+        limit: int = 100,
+        with_vectors: bool = False,
+        after_id: str | None = None,
     ) -> list[Record]:
         self.pages += 1
         if self.pages == 2:
             raise OSError("the disk went away")
-        return super().list_records(namespace, offset, limit, with_vectors)
+        return super().list_records(namespace, offset, limit, with_vectors, after_id)
 
 
 @pytest.mark.parametrize("format_name", sorted(FORMATS))

@@ -349,6 +349,39 @@ def test_list_records_pages_in_id_order(store: VectorStore, rng: np.random.Gener
     assert (first.text, first.metadata) == (original.text, original.metadata)
 
 
+def test_a_cursor_pages_after_an_id(store: VectorStore, rng: np.random.Generator) -> None:
+    """``after_id`` starts a page after any id (stored or not, of any script), only within
+    the namespace; ``iter_records`` walks the whole namespace with it, in id order."""
+    store.ensure_namespace("ns", SPACE)
+    store.ensure_namespace("other", SPACE)
+    records = random_records(rng, 21)
+    extra_ids = ["Zebra", "a b", "\u00e9t\u00e9", "\u65e5\u672c"]
+    records += [Record(rid, rng.standard_normal(DIM).astype(np.float32)) for rid in extra_ids]
+    random.Random(7).shuffle(records)
+    store.upsert("ns", records)
+    store.upsert("other", [Record("r0005a", np.ones(DIM))])
+    ordered = sorted(r.id for r in records)  # code point order = UTF-8 byte order
+
+    def ids(**paging: Any) -> list[str]:
+        return [r.id for r in store.list_records("ns", **paging)]
+
+    assert ids(after_id="r0004", limit=3) == ["r0005", "r0006", "r0007"]
+    assert ids(after_id="r0004a", limit=2) == ["r0005", "r0006"]  # not a stored id
+    assert ids(after_id="r0004", offset=2, limit=2) == ["r0007", "r0008"]
+    assert ids(after_id="", limit=100) == ordered
+    assert ids(after_id=ordered[-1]) == []
+    assert ids(after_id="a", limit=100) == [i for i in ordered if i > "a"]
+
+    pages = list(store.iter_records("ns", page_size=5))
+    assert [len(page) for page in pages] == [5, 5, 5, 5, 5]  # 25: no empty page at the end
+    assert [r.id for page in pages for r in page] == ordered
+    by_id = {r.id: r for r in records}
+    for record in (page[0] for page in pages):
+        np.testing.assert_array_equal(record.vector, by_id[record.id].vector)
+    bare = next(store.iter_records("ns", page_size=30, with_vectors=False))
+    assert len(bare) == 25 and all(r.vector.size == 0 for r in bare)
+
+
 @pytest.mark.parametrize(("offset", "limit"), [(-1, 10), (0, -1), ("0", 10)])
 def test_list_records_refuses_bad_paging(store: VectorStore, offset: Any, limit: Any) -> None:
     store.ensure_namespace("ns", SPACE)

@@ -170,13 +170,7 @@ def find_exact_copies(store: VectorStore, namespace: str) -> dict[str, tuple[str
 
 
 def page_records(store: VectorStore, namespace: str) -> Iterable[Sequence[Any]]:
-    offset = 0
-    while True:
-        page = store.list_records(namespace, offset, PAGE_SIZE, with_vectors=True)
-        if not page:
-            return
-        yield page
-        offset += len(page)
+    return store.iter_records(namespace, PAGE_SIZE, with_vectors=True)
 
 
 def rank_groups(

@@ -113,9 +113,37 @@ class VectorStore(ABC):
 
     @abstractmethod
     def list_records(
-        self, namespace: str, offset: int = 0, limit: int = 100, with_vectors: bool = False
+        self,
+        namespace: str,
+        offset: int = 0,
+        limit: int = 100,
+        with_vectors: bool = False,
+        after_id: str | None = None,
     ) -> list[Record]:
-        """A page of records, in a stable order (by id)."""
+        """A page of records, in a stable order (by id).
+
+        ``after_id``: only ids after it (it need not exist), then ``offset`` of those
+        skipped. A cursor costs the same wherever the page starts; a large offset does not.
+        """
+
+    def iter_records(
+        self, namespace: str, page_size: int = 1000, with_vectors: bool = True
+    ) -> Iterator[list[Record]]:
+        """Every record of ``namespace`` by id, ``page_size`` at a time (keyset paging: a
+        million records cost a thousand equal pages). Records written meanwhile may or may
+        not be seen; each page is read on its own."""
+        if page_size < 1:
+            raise ValueError(f"page size must be at least 1, not {page_size}")
+        after: str | None = None
+        while True:
+            page = self.list_records(
+                namespace, limit=page_size, with_vectors=with_vectors, after_id=after
+            )
+            if page:
+                yield page
+                after = page[-1].id
+            if len(page) < page_size:
+                return
 
     @abstractmethod
     def scan_metadata(self, namespace: str) -> Iterator[tuple[str, str | None, dict[str, Any]]]:

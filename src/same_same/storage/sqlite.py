@@ -60,6 +60,7 @@ from .matrix_cache import CacheStats, MatrixCache
 from .metadata_cache import MetadataCache
 from .sqlite_keywords import keyword_matches, select_note, upsert_note
 from .sqlite_rows import (
+    RecordPageQuery,
     count_all_records,
     decode_vector,
     delete_by_ids,
@@ -237,14 +238,20 @@ class SQLiteStore(VectorStore):
             return count_all_records(self._connection())
 
     def list_records(
-        self, namespace: str, offset: int = 0, limit: int = 100, with_vectors: bool = False
+        self,
+        namespace: str,
+        offset: int = 0,
+        limit: int = 100,
+        with_vectors: bool = False,
+        after_id: str | None = None,
     ) -> list[Record]:
         """Without ``with_vectors``, each record's vector is an empty array."""
-        offset = check_count(offset, "offset", 0)
-        limit = check_count(limit, "limit", 0)
+        page = RecordPageQuery(
+            check_count(offset, "offset", 0), check_count(limit, "limit", 0), with_vectors, after_id
+        )
         with self._db.translate_errors():
             self.get_namespace(namespace)
-            return select_record_page(self._connection(), namespace, offset, limit, with_vectors)
+            return select_record_page(self._connection(), namespace, page)
 
     def scan_metadata(self, namespace: str) -> Iterator[tuple[str, str | None, dict[str, Any]]]:
         """Pages through by id, so no read transaction stays open while the caller works.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -107,17 +108,31 @@ def select_record(conn: sqlite3.Connection, namespace: str, record_id: str) -> R
     return None if row is None else _decode_record(row, with_vector=True)
 
 
+@dataclass(frozen=True)
+class RecordPageQuery:
+    """Which page ``list_records`` reads: ids after ``after_id`` (when set), ``offset`` of
+    them skipped, ``limit`` kept."""
+
+    offset: int
+    limit: int
+    with_vectors: bool
+    after_id: str | None = None
+
+
 def select_record_page(
-    conn: sqlite3.Connection, namespace: str, offset: int, limit: int, with_vectors: bool
+    conn: sqlite3.Connection, namespace: str, page: RecordPageQuery
 ) -> list[Record]:
-    """A page of records by id; without ``with_vectors``, each vector is an empty array."""
-    vector_column = ", vector" if with_vectors else ""
+    """A page of records by id; without ``with_vectors``, each vector is an empty array.
+    The (namespace, id) key makes ``after_id`` a seek, not a scan."""
+    vector_column = ", vector" if page.with_vectors else ""
+    after = "" if page.after_id is None else " AND id > ?"
+    cursor = () if page.after_id is None else (page.after_id,)
     rows = conn.execute(
-        f"SELECT {_RECORD_COLUMNS}{vector_column} FROM records WHERE namespace = ?"
+        f"SELECT {_RECORD_COLUMNS}{vector_column} FROM records WHERE namespace = ?{after}"
         " ORDER BY id LIMIT ? OFFSET ?",
-        (namespace, limit, offset),
+        (namespace, *cursor, page.limit, page.offset),
     )
-    return [_decode_record(row, with_vector=with_vectors) for row in rows]
+    return [_decode_record(row, with_vector=page.with_vectors) for row in rows]
 
 
 def scan_metadata_pages(
@@ -218,6 +233,7 @@ __all__ = [
     "select_namespace",
     "select_namespaces",
     "select_record",
+    "RecordPageQuery",
     "select_record_page",
     "upsert_records",
 ]

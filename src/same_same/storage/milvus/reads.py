@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from .layout import KEY, NS, in_list, literal
@@ -52,12 +53,43 @@ def count(client: Any, location: MilvusLocation, collection: str, expression: st
     return int(rows[0]["count(*)"]) if rows else 0
 
 
-def pages(
-    client: Any, location: MilvusLocation, collection: str, uid: str, fields: list[str]
-) -> Iterator[list[dict[str, Any]]]:
-    """Every row of namespace ``uid``, in key order, a page at a time (Milvus returns a
-    limited query's rows in primary-key order; each page continues after the last)."""
+@dataclass(frozen=True)
+class KeyPage:
+    """``offset`` keys skipped, ``limit`` kept, of those after key ``after`` (when set)."""
+
+    offset: int
+    limit: int
     after: str | None = None
+
+
+def page_keys(
+    client: Any, location: MilvusLocation, collection: str, uid: str, page: KeyPage
+) -> list[str]:
+    """The keys of one page of namespace ``uid``, in key order. A cursor (``after``) starts
+    the scan there; an offset is scanned through."""
+    keys: list[str] = []
+    offset = page.offset
+    scan = pages(client, location, collection, uid, [KEY], page.after) if page.limit else ()
+    for rows in scan:
+        skip = min(offset, len(rows))
+        offset -= skip
+        keys.extend(row[KEY] for row in rows[skip:])
+        if len(keys) >= page.limit:
+            break
+    return keys[: page.limit]
+
+
+def pages(
+    client: Any,
+    location: MilvusLocation,
+    collection: str,
+    uid: str,
+    fields: list[str],
+    after: str | None = None,
+) -> Iterator[list[dict[str, Any]]]:
+    """Every row of namespace ``uid`` (after key ``after``), in key order, a page at a time
+    (Milvus returns a limited query's rows in primary-key order; each page continues after
+    the last)."""
     scope = f"{NS} == {literal(uid)}"
     wanted = fields if KEY in fields else [KEY, *fields]
     while True:
@@ -72,4 +104,4 @@ def pages(
             return
 
 
-__all__ = ["CHUNK", "PAGE", "by_keys", "count", "pages", "query"]
+__all__ = ["CHUNK", "PAGE", "KeyPage", "by_keys", "count", "page_keys", "pages", "query"]

@@ -195,23 +195,24 @@ class MilvusStore(VectorStore):
             return sum(self._count(entry) for entry in entries)
 
     def list_records(
-        self, namespace: str, offset: int = 0, limit: int = 100, with_vectors: bool = False
+        self,
+        namespace: str,
+        offset: int = 0,
+        limit: int = 100,
+        with_vectors: bool = False,
+        after_id: str | None = None,
     ) -> list[Record]:
-        """Pages in id order. Without ``with_vectors``, each record's vector is empty."""
+        """Pages in id order (keys are ``uid:id``). Without ``with_vectors``, vectors are empty."""
         offset = check_count(offset, "offset", 0)
         limit = check_count(limit, "limit", 0)
         fields = _ALL_FIELDS if with_vectors else [f for f in _ALL_FIELDS if f != VECTOR]
         with self._errors():
             entry = self._entry(namespace)
-            keys: list[str] = []
-            for page in self._pages(entry, [KEY]) if limit else ():
-                skip = min(offset, len(page))
-                offset -= skip
-                keys.extend(row[KEY] for row in page[skip:])
-                if len(keys) >= limit:
-                    break
-            chosen = keys[:limit]
-            rows = reads.by_keys(self._client, self.location, entry.collection, chosen, fields)
+            after = None if after_id is None else record_key(entry.uid, after_id)
+            collection = self._collection(entry)
+            keys = reads.page_keys(self._client, self.location, collection, entry.uid,
+                                   reads.KeyPage(offset, limit, after))  # fmt: skip
+            rows = reads.by_keys(self._client, self.location, entry.collection, keys, fields)
         rows.sort(key=lambda row: row[KEY])
         return [record_from_row(row, with_vectors) for row in rows]
 
