@@ -51,12 +51,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def base_url(data_dir: Path) -> Iterator[str]:
     # torch: "auto" would first export and time ONNX towers, minutes on a loaded machine
-    # (the environment too: the photos namespace's query embedder did not take the flag)
-    with running_server(
-        data_dir,
-        extra_args=["--api-key", API_KEY, "--backend", "torch"],
-        env={"SAME_SAME_CLIP_BACKEND": "torch"},
-    ) as url:
+    with running_server(data_dir, extra_args=["--api-key", API_KEY, "--backend", "torch"]) as url:
         yield url
 
 

@@ -125,6 +125,7 @@ def serve_command(
         max_body_bytes=max_body_bytes or DEFAULT_MAX_BODY_BYTES,
         store=store_spec,
         metrics_require_key=metrics_auth,
+        embedder_options=embedder_options,
         watches=tuple(
             WatchRequest(folder, embedder, embedder_options, watch_options)
             for folder in watch_folders
